@@ -17,10 +17,10 @@
 namespace diffbio {
 namespace math {
 
-/// Digamma ψ(x) for x > 0: recurrence up to x ≥ 6, then the asymptotic series (|error| < 1e-13).
+/// Digamma ψ(x) for x > 0: recurrence up to x ≥ 10, then the asymptotic series (|error| < 1e-13).
 KOKKOS_INLINE_FUNCTION double digamma(double x) {
   double r = 0.0;
-  while (x < 6.0) {
+  while (x < 10.0) {
     r -= 1.0 / x;
     x += 1.0;
   }

@@ -197,10 +197,17 @@ KOKKOS_INLINE_FUNCTION T smooth_max_weights(int n, const T& tau, const T& value,
     for (int i = 0; i < n; ++i) put(i, i == first_max ? T(1) : T(0));
     return T(0);
   }
+  // Normalise relative to the maximum, not through `value`: when τ·log Σ is below the rounding
+  // of a huge m (e.g. m = 1e300), exp(x − value) would not sum to one.
+  A sum = A(0);
+  for (int i = 0; i < n; ++i) {
+    const T x = get(i);
+    if (!is_neg_inf(x)) sum += A(exp((x - m) / tau));
+  }
   A mean = A(0);
   for (int i = 0; i < n; ++i) {
     const T x = get(i);
-    const T p = is_neg_inf(x) ? T(0) : exp((x - value) / tau);
+    const T p = is_neg_inf(x) ? T(0) : T(A(exp((x - m) / tau)) / sum);
     put(i, p);
     if (!is_neg_inf(x)) mean += A(p * x);
   }
