@@ -15,6 +15,17 @@ foreach(_b SERIAL OPENMP CUDA HIP)
 endforeach()
 set(DIFFBIO_TEST_MAIN ${PROJECT_SOURCE_DIR}/tests/support/DiffBio_TestMain.cpp)
 
+# Registers the tests of one GoogleTest binary (discovered at test time) with a set of labels.
+# gtest_discover_tests flattens a list given as a property value, so the labels are applied by a
+# small include file that runs after discovery, on the discovered test list.
+function(_diffbio_discover exe list_name prefix labels)
+  gtest_discover_tests(${exe} TEST_PREFIX "${prefix}" TEST_LIST ${list_name} ${ARGN}
+    DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "OMP_PROC_BIND=false")
+  set(_f ${CMAKE_CURRENT_BINARY_DIR}/${list_name}_labels.cmake)
+  file(WRITE ${_f} "if(${list_name})\n  set_tests_properties(\${${list_name}} PROPERTIES LABELS \"${labels}\")\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${_f})
+endfunction()
+
 function(diffbio_add_backend_tests)
   cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
   foreach(_b IN LISTS DIFFBIO_TEST_BACKENDS)
@@ -25,13 +36,11 @@ function(diffbio_add_backend_tests)
     target_link_libraries(${_exe} PRIVATE diffbio_test_support ${T_LIBS})
     if(_b STREQUAL "OPENMP")
       foreach(_t 1 2)
-        gtest_discover_tests(${_exe} TEST_PREFIX "${_bl}_t${_t}." EXTRA_ARGS --kokkos-threads=${_t}
-          DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-          PROPERTIES LABELS "${T_LABELS};${_bl}" ENVIRONMENT "OMP_PROC_BIND=false")
+        _diffbio_discover(${_exe} ${_exe}_t${_t}_TESTS "${_bl}_t${_t}." "${T_LABELS};${_bl}"
+          EXTRA_ARGS --kokkos-threads=${_t})
       endforeach()
     else()
-      gtest_discover_tests(${_exe} TEST_PREFIX "${_bl}." DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-        PROPERTIES LABELS "${T_LABELS};${_bl}")
+      _diffbio_discover(${_exe} ${_exe}_TESTS "${_bl}." "${T_LABELS};${_bl}")
     endif()
   endforeach()
 endfunction()
@@ -41,6 +50,5 @@ function(diffbio_add_host_test)
   add_executable(${T_NAME} ${T_SOURCES} ${DIFFBIO_TEST_MAIN})
   target_compile_definitions(${T_NAME} PRIVATE DIFFBIO_TEST_BACKEND_HOST)
   target_link_libraries(${T_NAME} PRIVATE diffbio_test_support ${T_LIBS})
-  gtest_discover_tests(${T_NAME} TEST_PREFIX "host." DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${T_LABELS};host")
+  _diffbio_discover(${T_NAME} ${T_NAME}_TESTS "host." "${T_LABELS};host")
 endfunction()
