@@ -7,5 +7,5 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${DIFFBIO_BUILD_DIR:-$root/build}"
 bash "$root/cmake/build.sh"
 cd "$build"
-export OMP_PROC_BIND=false
+export OMP_PROC_BIND=false OMP_WAIT_POLICY=passive
 ctest --output-on-failure -j 2 --timeout 600 "$@"

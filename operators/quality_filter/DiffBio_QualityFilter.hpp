@@ -120,7 +120,6 @@ class QualityFilter {
                const Workspace& /*ws*/, const OutputGrads& d_out, const InputGrads& d_in,
                const GradView& d_params, const ReductionMode& mode = {}) const {
     static_assert(GradView::rank == 1, "d_params is this operator's rank-1 gradient block");
-    const int L = static_cast<int>(in.quality.extent(1));
     const int A = static_cast<int>(in.profile.extent(2));
     const bool hard = cfg_.hard;
     const bool has_dw = d_out.d_weight.extent(0) > 0;

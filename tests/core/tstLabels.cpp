@@ -26,8 +26,10 @@ void on_alloc(const Kokkos::Profiling::SpaceHandle, const char* name, const void
 bool is_ours(const std::string& n) {
   if (n.rfind("DiffBio::", 0) == 0) return true;
   // Kokkos' own helper kernels (View initialisation, fills, copies) carry the View's label in
-  // brackets or no user label at all; they are not DiffBio's to name.
-  return n.rfind("Kokkos::", 0) == 0 || n.empty();
+  // brackets, and its raw scratch allocations (e.g. OpenMP reduction buffers, made through
+  // HostSpace::allocate(size)) are "[unlabeled]": they are not DiffBio's to name. DiffBio never
+  // allocates through a memory space directly, only through labelled Views.
+  return n.rfind("Kokkos::", 0) == 0 || n.empty() || n == "[unlabeled]";
 }
 }  // namespace
 
