@@ -103,21 +103,23 @@ build_kokkos_from_trilinos() {
   log "source ready after $((SECONDS - t0)) s"
 
   local t1=$SECONDS
-  cmake -S "$srcdir/packages/kokkos" -B "$work/build-kokkos" -G Ninja \
+  cmake -S "$srcdir/packages/kokkos" -B "$work/build-kokkos-$script_hash" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_CXX_STANDARD=17 -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON \
     -DKokkos_ENABLE_TESTS=OFF -DKokkos_ENABLE_EXAMPLES=OFF >"$work/kokkos-configure.log" 2>&1
-  cmake --build "$work/build-kokkos" -j "$jobs" >"$work/kokkos-build.log" 2>&1
-  cmake --install "$work/build-kokkos" >/dev/null
+  cmake --build "$work/build-kokkos-$script_hash" -j "$jobs" >"$work/kokkos-build.log" 2>&1
+  cmake --install "$work/build-kokkos-$script_hash" >/dev/null
   log "Kokkos built and installed in $((SECONDS - t1)) s"
 
   local t2=$SECONDS
   local eti="${DIFFBIO_KK_ETI:-OFF}"
   local eti_args=()
   if [ "$eti" = OFF ]; then
-    # Header-only use of Kokkos Kernels: measured in perf/diffbio_perf_gemm (our shapes) the
-    # non-ETI instantiation is what our translation units get anyway; ETI only saves compile time.
+    # Chosen by measurement (perf/diffbio_perf_gemm, table in perf/README.md): ETI only
+    # pre-instantiates the same gemm bodies our translation units instantiate anyway (same run
+    # time, 13 min of build), while the BLAS TPL forwards host float/double gemm to OpenBLAS,
+    # 5-10x faster than the native kernel on our layer shapes. So: ETI off, BLAS TPL on.
     eti_args=(-DKokkosKernels_INST_DOUBLE=OFF -DKokkosKernels_INST_FLOAT=OFF
               -DKokkosKernels_INST_COMPLEX_DOUBLE=OFF -DKokkosKernels_INST_COMPLEX_FLOAT=OFF
               -DKokkosKernels_INST_ORDINAL_INT=OFF -DKokkosKernels_INST_ORDINAL_INT64_T=OFF
@@ -126,13 +128,13 @@ build_kokkos_from_trilinos() {
               -DKokkosKernels_INST_EXECSPACE_OPENMP=OFF -DKokkosKernels_INST_EXECSPACE_SERIAL=OFF
               -DKokkosKernels_INST_MEMSPACE_HOSTSPACE=OFF)
   fi
-  cmake -S "$srcdir/packages/kokkos-kernels" -B "$work/build-kk" -G Ninja \
+  cmake -S "$srcdir/packages/kokkos-kernels" -B "$work/build-kk-$script_hash" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_CXX_STANDARD=17 -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF \
-    -DKokkosKernels_ENABLE_TPL_BLAS=OFF "${eti_args[@]}" >"$work/kk-configure.log" 2>&1
-  cmake --build "$work/build-kk" -j "$jobs" >"$work/kk-build.log" 2>&1
-  cmake --install "$work/build-kk" >/dev/null
+    -DKokkosKernels_ENABLE_TPL_BLAS=ON "${eti_args[@]}" >"$work/kk-configure.log" 2>&1
+  cmake --build "$work/build-kk-$script_hash" -j "$jobs" >"$work/kk-build.log" 2>&1
+  cmake --install "$work/build-kk-$script_hash" >/dev/null
   log "Kokkos Kernels (ETI=$eti) built and installed in $((SECONDS - t2)) s"
   touch "$prefix/.diffbio-complete"
 }
