@@ -9,6 +9,9 @@ build="${DIFFBIO_BUILD_DIR:-$root/build}"
 out="${DIFFBIO_OUT:-$root/diffbio-out}"
 bash "$root/cmake/build.sh"
 mkdir -p "$out"
+# One OpenMP thread per rank (2 ranks on 2 cores); passive waiting avoids spin stalls when
+# ranks share cores.
+export OMP_PROC_BIND=false OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 exe="$build/apps/diffbio"
 "$exe" simulate-reads --out "$out/reads.fastq" --n 20000 --length 100 --seed 1
 mpi=()
@@ -16,7 +19,6 @@ if command -v mpiexec >/dev/null; then
   mpi=(mpiexec -n 2 --oversubscribe --bind-to none)
   [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
 fi
-export OMP_PROC_BIND=false OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 t0=$SECONDS
 "${mpi[@]}" "$exe" train-quality --fastq "$out/reads.fastq" --out "$out/quality_params.h5" \
   --epochs 8 --batch 1000 --lr 0.05 --deterministic
