@@ -29,7 +29,7 @@ apt_packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libhts-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
   libadolc-dev libcli11-dev libtomlplusplus-dev librandom123-dev
-  seqtk  # classic-tool peer of the quality filter in the tests
+  seqtk hmmer hmmer-examples libparasail-dev  # classic-tool peers called by the tests
 )
 
 install_apt() {
