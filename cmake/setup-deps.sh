@@ -30,6 +30,7 @@ apt_packages=(
   libhts-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
   libadolc-dev libcli11-dev libtomlplusplus-dev librandom123-dev
   seqtk hmmer hmmer-examples libparasail-dev  # classic-tool peers called by the tests
+  samtools bcftools bwa tabix bowtie2-examples  # pileup test data generator and peers
 )
 
 install_apt() {
