@@ -8,7 +8,8 @@
 #    prefix. The deb-src entry is derived from the system's apt sources file at run time: no registry
 #    host is written anywhere by this script other than what the system already lists.
 #
-# Prints the prefix to use as CMAKE_PREFIX_PATH on its last line ("DIFFBIO_DEPS_PREFIX=...").
+# Prints the prefix list to use as CMAKE_PREFIX_PATH on its last line ("DIFFBIO_DEPS_PREFIX=...").
+#   DIFFBIO_SKIP_HMMER_LIB=1  do not build HMMER's library (its oracle tests then fail)
 # Environment:
 #   DIFFBIO_DEPS_PREFIX   cached install prefix (default: $XDG_CACHE_HOME/diffbio/deps-<hash of this script>)
 #   DIFFBIO_SKIP_APT=1    do not call apt (e.g. on a cluster)
@@ -25,7 +26,7 @@ log() { printf '[diffbio-deps] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_packages=(
-  build-essential cmake ninja-build pkg-config dpkg-dev
+  build-essential cmake ninja-build pkg-config dpkg-dev autoconf automake patch
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libhts-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
   libadolc-dev libcli11-dev libtomlplusplus-dev librandom123-dev
@@ -140,11 +141,45 @@ build_kokkos_from_trilinos() {
   touch "$prefix/.diffbio-complete"
 }
 
+# HMMER's own library (libhmmer.a, libeasel.a) from Debian's hmmer source package: the tests use it
+# as an unrounded oracle (p7_GViterbi has no command-line equivalent). Tests only; ~1 min once.
+build_hmmer_library() {
+  local hprefix="$1"
+  [ -f "$hprefix/lib/libhmmer.a" ] && [ -f "$hprefix/include/hmmer/p7_config.h" ] && return 0
+  local work="$cache_root/src"
+  mkdir -p "$work"
+  if ! ls "$work"/hmmer_*.orig.tar.* >/dev/null 2>&1; then
+    enable_deb_src
+    log "downloading Debian source package hmmer (apt-get source --download-only)"
+    (cd "$work" && apt-get source --download-only -qq hmmer >/dev/null)
+  fi
+  local src="$work/hmmer-lib"
+  rm -rf "$src" && mkdir -p "$src"
+  tar -xf "$(ls "$work"/hmmer_*.orig.tar.* | head -n1)" -C "$src" --strip-components=1
+  tar -xf "$(ls "$work"/hmmer_*.debian.tar.* | head -n1)" -C "$src"
+  # Debian's patches adapt the +dfsg tarball's build (no bundled libdivsufsort / configure).
+  while read -r p; do
+    [ -n "$p" ] && patch -d "$src" -p1 -s <"$src/debian/patches/$p"
+  done <"$src/debian/patches/series"
+  (cd "$src" && AUTOHEADER=true autoreconf -fi >/dev/null 2>&1 &&
+    ./configure --enable-sse >"$work/hmmer-configure.log" 2>&1 &&
+    make -C easel -j "$jobs" libeasel.a >"$work/hmmer-build.log" 2>&1 &&
+    make -C src -j "$jobs" libhmmer.a >>"$work/hmmer-build.log" 2>&1) ||
+    { log "error: building HMMER's library failed (see $work/hmmer-build.log)"; exit 3; }
+  install -d "$hprefix/lib" "$hprefix/include/hmmer/impl_sse"
+  cp "$src/easel/libeasel.a" "$src/src/libhmmer.a" "$hprefix/lib/"
+  cp "$src"/easel/*.h "$src"/src/*.h "$hprefix/include/hmmer/"
+  cp "$src"/src/impl_sse/*.h "$hprefix/include/hmmer/impl_sse/"
+  log "HMMER library installed in $hprefix"
+}
+
 main() {
   install_apt
+  local hprefix="$cache_root/hmmer-lib-$script_hash"
+  if [ "${DIFFBIO_SKIP_HMMER_LIB:-0}" != 1 ]; then build_hmmer_library "$hprefix"; else hprefix=""; fi
   if [ -z "${DIFFBIO_DEPS_PREFIX:-}" ] && kokkos_findable ""; then
     log "Kokkos and Kokkos Kernels already findable by CMake: nothing to build"
-    echo "DIFFBIO_DEPS_PREFIX="
+    echo "DIFFBIO_DEPS_PREFIX=$hprefix"
     return 0
   fi
   if [ -f "$prefix/.diffbio-complete" ] && kokkos_findable "$prefix"; then
@@ -153,6 +188,7 @@ main() {
     build_kokkos_from_trilinos
     kokkos_findable "$prefix" || { log "error: Kokkos built but CMake cannot find it in $prefix"; exit 3; }
   fi
-  echo "DIFFBIO_DEPS_PREFIX=$prefix"
+  # A CMake list: the Kokkos prefix and the HMMER-library prefix.
+  echo "DIFFBIO_DEPS_PREFIX=$prefix${hprefix:+;$hprefix}"
 }
 main "$@"
