@@ -32,6 +32,7 @@ apt_packages=(
   libadolc-dev libcli11-dev libtomlplusplus-dev librandom123-dev
   seqtk hmmer hmmer-examples libparasail-dev  # classic-tool peers called by the tests
   samtools bcftools bwa tabix bowtie2-examples  # pileup test data generator and peers
+  python3-sklearn python3-anndata python3-h5py python3-numpy python3-scipy  # single-cell peers
 )
 
 install_apt() {
