@@ -16,6 +16,8 @@
 #include <DiffBio_HDF5.hpp>
 #include <DiffBio_QualityModel.hpp>
 
+#include "AlignCommands.hpp"
+
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <toml++/toml.h>
@@ -135,7 +137,7 @@ void apply_config(const std::string& path, const std::map<std::string, Bindings*
     if (it == tables.end() || !tnode.is_table())
       throw Error(ExitCode::usage,
                   path + ": unknown key '" + tname +
-                      "' (options go in a [simulate-reads] or [train-quality] table)");
+                      "' (options go in a [simulate-reads], [train-quality], [align] or [train-align] table)");
     for (const auto& [k, node] : *tnode.as_table()) {
       std::string name(k.str());
       for (auto& c : name)
@@ -381,7 +383,7 @@ int main(int argc, char* argv[]) {
   app.fallthrough();  // --config may follow the subcommand name
   std::string config;
   app.add_option("--config", config,
-                 "TOML file with a [simulate-reads] and/or [train-quality] table; command-line "
+                 "TOML file with [simulate-reads] / [train-quality] / [align] / [train-align] tables; command-line "
                  "flags override its values")
       ->check(CLI::ExistingFile);
   app.set_version_flag("--version", DIFFBIO_VERSION_STRING);
@@ -420,6 +422,46 @@ int main(int argc, char* argv[]) {
   add(tr_cmd, tr_b, "block", tr.block, "shard block: rows per rank come in multiples of this");
   add(tr_cmd, tr_b, "chunk", tr.chunk, "FASTQ records read per chunk");
 
+  diffbio::app::AlignOptions al;
+  Bindings al_b;
+  auto* al_cmd = app.add_subcommand(
+      "align", "Score sequence pairs with SmoothSmithWaterman (hard = classic affine-gap "
+               "Smith-Waterman / Needleman-Wunsch); TSV scores, optional HDF5 posteriors");
+  add(al_cmd, al_b, "fasta", al.fasta, "FASTA: pairs (records 1&2, 3&4, ...) or the queries");
+  add(al_cmd, al_b, "fasta-y", al.fasta_y, "optional FASTA: second sequence of each pair, or the database");
+  add(al_cmd, al_b, "pairing", al.pairing, "pairs or query-vs-db");
+  add(al_cmd, al_b, "out", al.out, "output TSV (query, target, score), written atomically");
+  add(al_cmd, al_b, "posterior-out", al.posterior_out, "optional HDF5 with the expected alignment of each pair");
+  add(al_cmd, al_b, "params", al.params, "optional HDF5 of learned parameters from train-align");
+  add(al_cmd, al_b, "mode", al.mode, "local or global");
+  add(al_cmd, al_b, "alphabet", al.alphabet, "dna, protein or auto");
+  add(al_cmd, al_b, "hard", al.hard, "tau = 0: the classic max-plus score");
+  add(al_cmd, al_b, "tau", al.tau, "temperature of the smooth max");
+  add(al_cmd, al_b, "gap-open", al.gap_open, "cost of a gap of length 1 (default DNA 5, protein 11)");
+  add(al_cmd, al_b, "gap-extend", al.gap_extend, "cost of each further gap position (default DNA 2, protein 1)");
+  add(al_cmd, al_b, "batch", al.batch, "pairs per device batch");
+
+  diffbio::app::TrainAlignOptions ta;
+  Bindings ta_b;
+  auto* ta_cmd = app.add_subcommand(
+      "train-align", "Learn the substitution matrix and gap penalties from reference alignments "
+                     "(Stockholm MSAs); reports held-out alignment accuracy before and after");
+  add(ta_cmd, ta_b, "stockholm", ta.stockholm, "comma-separated Stockholm files");
+  add(ta_cmd, ta_b, "out", ta.out, "output HDF5 with the learned parameters (atomic)");
+  add(ta_cmd, ta_b, "init", ta.init, "blosum62 (DNA: +2/-3) or poor (identity matrix, weak gaps)");
+  add(ta_cmd, ta_b, "mode", ta.mode, "local or global");
+  add(ta_cmd, ta_b, "alphabet", ta.alphabet, "dna, protein or auto");
+  add(ta_cmd, ta_b, "tau", ta.tau, "temperature");
+  add(ta_cmd, ta_b, "gap-open", ta.gap_open, "initial gap open (default DNA 5, protein 11)");
+  add(ta_cmd, ta_b, "gap-extend", ta.gap_extend, "initial gap extend (default DNA 2, protein 1)");
+  add(ta_cmd, ta_b, "epochs", ta.epochs, "passes over the training pairs");
+  add(ta_cmd, ta_b, "batch", ta.batch, "pairs per minibatch");
+  add(ta_cmd, ta_b, "lr", ta.lr, "Adam learning rate");
+  add(ta_cmd, ta_b, "seed", ta.seed, "seed of the split and the shuffling");
+  add(ta_cmd, ta_b, "partners", ta.partners, "reference pairs per MSA row");
+  add(ta_cmd, ta_b, "train-fraction", ta.train_fraction, "fraction of pairs for training");
+  add(ta_cmd, ta_b, "validation-fraction", ta.validation_fraction, "fraction for validation (rest: test)");
+
   try {
     // CLI11 wants argv order with the program name dropped; parse() takes them reversed.
     std::vector<std::string> rev(cli_args.rbegin(), cli_args.rend());
@@ -439,9 +481,15 @@ int main(int argc, char* argv[]) {
   }
 
   try {
-    const std::string active = sim_cmd->parsed() ? "simulate-reads" : "train-quality";
+    const std::string active = sim_cmd->parsed()  ? "simulate-reads"
+                               : tr_cmd->parsed() ? "train-quality"
+                               : al_cmd->parsed() ? "align"
+                                                  : "train-align";
     if (!config.empty())
-      apply_config(config, {{"simulate-reads", &sim_b}, {"train-quality", &tr_b}}, active);
+      apply_config(config,
+                   {{"simulate-reads", &sim_b}, {"train-quality", &tr_b}, {"align", &al_b},
+                    {"train-align", &ta_b}},
+                   active);
 
     // Kokkos is initialised only once the command line is known to be good (no thread pools for
     // --help or usage errors), and finalised before Comm finalises MPI.
@@ -452,7 +500,14 @@ int main(int argc, char* argv[]) {
     Kokkos::initialize(kargc, kargv.data());
     int rc = 0;
     try {
-      rc = sim_cmd->parsed() ? run_simulate(sim, *comm) : run_train(tr, *comm);
+      if (sim_cmd->parsed())
+        rc = run_simulate(sim, *comm);
+      else if (tr_cmd->parsed())
+        rc = run_train(tr, *comm);
+      else if (al_cmd->parsed())
+        rc = diffbio::app::run_align(al, *comm);
+      else
+        rc = diffbio::app::run_train_align(ta, *comm);
     } catch (...) {
       Kokkos::finalize();
       throw;
