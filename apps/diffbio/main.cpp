@@ -17,6 +17,7 @@
 #include <DiffBio_QualityModel.hpp>
 
 #include "AlignCommands.hpp"
+#include "AppCommon.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
@@ -64,63 +65,16 @@ struct TrainOptions {
   std::size_t chunk = 65536;  ///< FASTQ records read per chunk
 };
 
-/// Where a TOML key lands: the CLI11 option it mirrors (to see whether the command line already
-/// set it) and a typed setter.
-struct Binding {
-  CLI::Option* option = nullptr;
-  std::function<void(const toml::node&, const std::string& key)> set;
-};
-using Bindings = std::map<std::string, Binding>;  // key: long option name without dashes
-
-std::string config_path_for_errors;  // set before config values are applied
-
-[[noreturn]] void config_type_error(const std::string& key, const char* expected) {
-  throw Error(ExitCode::usage,
-              config_path_for_errors + ": key '" + key + "' must be " + expected);
-}
-
-template <class T>
-std::function<void(const toml::node&, const std::string&)> setter(T& target) {
-  return [&target](const toml::node& node, const std::string& key) {
-    if constexpr (std::is_same_v<T, bool>) {
-      auto v = node.value<bool>();
-      if (!node.is_boolean() || !v) config_type_error(key, "true or false");
-      target = *v;
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      if (!node.is_string()) config_type_error(key, "a string");
-      target = *node.value<std::string>();
-    } else if constexpr (std::is_floating_point_v<T>) {
-      if (!node.is_number()) config_type_error(key, "a number");
-      target = static_cast<T>(*node.value<double>());
-    } else {
-      static_assert(std::is_integral_v<T>, "unsupported option type");
-      if (!node.is_integer()) config_type_error(key, "an integer");
-      const std::int64_t v = *node.value<std::int64_t>();
-      if (std::is_unsigned_v<T> && v < 0) config_type_error(key, "a non-negative integer");
-      target = static_cast<T>(v);
-    }
-  };
-}
-
-/// Adds `--name` to \p app bound to \p target and records its TOML binding.
-template <class T>
-CLI::Option* add(CLI::App* app, Bindings& b, const std::string& name, T& target,
-                 const std::string& help) {
-  CLI::Option* opt;
-  if constexpr (std::is_same_v<T, bool>)
-    opt = app->add_flag("--" + name, target, help);
-  else
-    opt = app->add_option("--" + name, target, help)->capture_default_str();
-  b[name] = Binding{opt, setter(target)};
-  return opt;
-}
+using diffbio::app::add;
+using diffbio::app::Bindings;
+using diffbio::app::fmt;
+using diffbio::app::log_line;
 
 /// Applies the TOML file's tables to the subcommands' options that the command line left unset.
 /// Every key is checked, including those of tables for other subcommands, so a typo never passes
 /// silently.
 void apply_config(const std::string& path, const std::map<std::string, Bindings*>& tables,
                   const std::string& active) {
-  config_path_for_errors = path;
   toml::table root;
   try {
     root = toml::parse_file(path);
@@ -137,7 +91,7 @@ void apply_config(const std::string& path, const std::map<std::string, Bindings*
     if (it == tables.end() || !tnode.is_table())
       throw Error(ExitCode::usage,
                   path + ": unknown key '" + tname +
-                      "' (options go in a [simulate-reads], [train-quality], [align] or [train-align] table)");
+                      "' (options go in a table named after the subcommand, e.g. [train-quality])");
     for (const auto& [k, node] : *tnode.as_table()) {
       std::string name(k.str());
       for (auto& c : name)
@@ -148,7 +102,11 @@ void apply_config(const std::string& path, const std::map<std::string, Bindings*
         throw Error(ExitCode::usage, path + ": unknown key '" + full + "'");
       if (tname != active) continue;
       if (b->second.option->count() > 0) continue;  // the command line wins
-      b->second.set(node, full);
+      try {
+        b->second.set(node, full);
+      } catch (const Error& e) {
+        throw Error(e.code(), path + ": " + e.what());
+      }
     }
   }
 }
@@ -156,19 +114,6 @@ void apply_config(const std::string& path, const std::map<std::string, Bindings*
 // ------------------------------------------------------------------------------ helpers
 
 bool is_rank0(const diffbio::Comm& comm) { return comm.rank() == 0; }
-
-/// One progress line for batch logs; printed by rank 0 and flushed so `tail -f` sees it.
-void log_line(const diffbio::Comm& comm, const std::string& line) {
-  if (!is_rank0(comm)) return;
-  std::fprintf(stdout, "[diffbio] %s\n", line.c_str());
-  std::fflush(stdout);
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string hexfloat(double v) {
   char buf[64];
@@ -383,27 +328,39 @@ int main(int argc, char* argv[]) {
   app.fallthrough();  // --config may follow the subcommand name
   std::string config;
   app.add_option("--config", config,
-                 "TOML file with [simulate-reads] / [train-quality] / [align] / [train-align] tables; command-line "
-                 "flags override its values")
+                 "TOML file with one table per subcommand ([train-quality], [align], ...; nested "
+                 "commands join names with -, e.g. [call-train]); command-line flags override its values")
       ->check(CLI::ExistingFile);
   app.set_version_flag("--version", DIFFBIO_VERSION_STRING);
 
+  // Every subcommand is a Command; those of other files register themselves (AppCommon.hpp).
+  diffbio::app::CommandList commands;
   SimulateOptions sim;
-  Bindings sim_b;
-  auto* sim_cmd = app.add_subcommand("simulate-reads",
-                                     "Write labelled synthetic reads as FASTQ (label=0|1 in the "
-                                     "header comment; GC-rich reads have label 1)");
+  auto& sim_c = diffbio::app::new_command(
+      commands,
+      app.add_subcommand("simulate-reads",
+                         "Write labelled synthetic reads as FASTQ (label=0|1 in the "
+                         "header comment; GC-rich reads have label 1)"),
+      "simulate-reads");
+  auto* sim_cmd = sim_c.cli;
+  auto& sim_b = sim_c.bindings;
+  sim_c.run = [&sim](const diffbio::Comm& c) { return run_simulate(sim, c); };
   add(sim_cmd, sim_b, "out", sim.out, "output FASTQ path (written atomically)");
   add(sim_cmd, sim_b, "n", sim.n, "number of reads");
   add(sim_cmd, sim_b, "length", sim.length, "read length (bp)");
   add(sim_cmd, sim_b, "seed", sim.seed, "random seed (read i depends only on seed and i)");
 
   TrainOptions tr;
-  Bindings tr_b;
-  auto* tr_cmd = app.add_subcommand(
-      "train-quality",
-      "Train QualityFilter -> WeightedPooling -> LinearHead on labelled FASTQ reads (MPI data "
-      "parallel when launched with mpiexec); rank 0 writes the parameters to HDF5");
+  auto& tr_c = diffbio::app::new_command(
+      commands,
+      app.add_subcommand(
+          "train-quality",
+          "Train QualityFilter -> WeightedPooling -> LinearHead on labelled FASTQ reads (MPI data "
+          "parallel when launched with mpiexec); rank 0 writes the parameters to HDF5"),
+      "train-quality");
+  auto* tr_cmd = tr_c.cli;
+  auto& tr_b = tr_c.bindings;
+  tr_c.run = [&tr](const diffbio::Comm& c) { return run_train(tr, c); };
   add(tr_cmd, tr_b, "fastq", tr.fastq, "input FASTQ with a label=0|1 token in every header");
   add(tr_cmd, tr_b, "out", tr.out,
       "output HDF5 file with the learned parameters (atomic; needs an HDF5 build)");
@@ -423,10 +380,15 @@ int main(int argc, char* argv[]) {
   add(tr_cmd, tr_b, "chunk", tr.chunk, "FASTQ records read per chunk");
 
   diffbio::app::AlignOptions al;
-  Bindings al_b;
-  auto* al_cmd = app.add_subcommand(
-      "align", "Score sequence pairs with SmoothSmithWaterman (hard = classic affine-gap "
-               "Smith-Waterman / Needleman-Wunsch); TSV scores, optional HDF5 posteriors");
+  auto& al_c = diffbio::app::new_command(
+      commands,
+      app.add_subcommand("align",
+                         "Score sequence pairs with SmoothSmithWaterman (hard = classic affine-gap "
+                         "Smith-Waterman / Needleman-Wunsch); TSV scores, optional HDF5 posteriors"),
+      "align");
+  auto* al_cmd = al_c.cli;
+  auto& al_b = al_c.bindings;
+  al_c.run = [&al](const diffbio::Comm& c) { return diffbio::app::run_align(al, c); };
   add(al_cmd, al_b, "fasta", al.fasta, "FASTA: pairs (records 1&2, 3&4, ...) or the queries");
   add(al_cmd, al_b, "fasta-y", al.fasta_y, "optional FASTA: second sequence of each pair, or the database");
   add(al_cmd, al_b, "pairing", al.pairing, "pairs or query-vs-db");
@@ -442,10 +404,16 @@ int main(int argc, char* argv[]) {
   add(al_cmd, al_b, "batch", al.batch, "pairs per device batch");
 
   diffbio::app::TrainAlignOptions ta;
-  Bindings ta_b;
-  auto* ta_cmd = app.add_subcommand(
-      "train-align", "Learn the substitution matrix and gap penalties from reference alignments "
-                     "(Stockholm MSAs); reports held-out alignment accuracy before and after");
+  auto& ta_c = diffbio::app::new_command(
+      commands,
+      app.add_subcommand("train-align",
+                         "Learn the substitution matrix and gap penalties from reference "
+                         "alignments (Stockholm MSAs); reports held-out alignment accuracy "
+                         "before and after"),
+      "train-align");
+  auto* ta_cmd = ta_c.cli;
+  auto& ta_b = ta_c.bindings;
+  ta_c.run = [&ta](const diffbio::Comm& c) { return diffbio::app::run_train_align(ta, c); };
   add(ta_cmd, ta_b, "stockholm", ta.stockholm, "comma-separated Stockholm files");
   add(ta_cmd, ta_b, "out", ta.out, "output HDF5 with the learned parameters (atomic)");
   add(ta_cmd, ta_b, "init", ta.init, "blosum62 (DNA: +2/-3) or poor (identity matrix, weak gaps)");
@@ -461,6 +429,8 @@ int main(int argc, char* argv[]) {
   add(ta_cmd, ta_b, "partners", ta.partners, "reference pairs per MSA row");
   add(ta_cmd, ta_b, "train-fraction", ta.train_fraction, "fraction of pairs for training");
   add(ta_cmd, ta_b, "validation-fraction", ta.validation_fraction, "fraction for validation (rest: test)");
+
+  for (auto setup : diffbio::app::command_setups()) setup(app, commands);
 
   try {
     // CLI11 wants argv order with the program name dropped; parse() takes them reversed.
@@ -481,15 +451,16 @@ int main(int argc, char* argv[]) {
   }
 
   try {
-    const std::string active = sim_cmd->parsed()  ? "simulate-reads"
-                               : tr_cmd->parsed() ? "train-quality"
-                               : al_cmd->parsed() ? "align"
-                                                  : "train-align";
-    if (!config.empty())
-      apply_config(config,
-                   {{"simulate-reads", &sim_b}, {"train-quality", &tr_b}, {"align", &al_b},
-                    {"train-align", &ta_b}},
-                   active);
+    // The deepest parsed command runs (`diffbio call train` is "call train", not "call").
+    diffbio::app::Command* active = nullptr;
+    for (auto& c : commands)
+      if (c->cli->parsed() && c->cli->get_subcommands().empty()) active = c.get();
+    if (active == nullptr) throw Error(ExitCode::usage, "no subcommand given (see --help)");
+    if (!config.empty()) {
+      std::map<std::string, Bindings*> tables;
+      for (auto& c : commands) tables[c->table] = &c->bindings;
+      apply_config(config, tables, active->table);
+    }
 
     // Kokkos is initialised only once the command line is known to be good (no thread pools for
     // --help or usage errors), and finalised before Comm finalises MPI.
@@ -500,14 +471,7 @@ int main(int argc, char* argv[]) {
     Kokkos::initialize(kargc, kargv.data());
     int rc = 0;
     try {
-      if (sim_cmd->parsed())
-        rc = run_simulate(sim, *comm);
-      else if (tr_cmd->parsed())
-        rc = run_train(tr, *comm);
-      else if (al_cmd->parsed())
-        rc = diffbio::app::run_align(al, *comm);
-      else
-        rc = diffbio::app::run_train_align(ta, *comm);
+      rc = active->run(*comm);
     } catch (...) {
       Kokkos::finalize();
       throw;
