@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# diffbio_perf_vae: VAENormalizer training throughput with the PyTorch peer perf/vae_torch.py
+# (Debian python3-torch + python3-scipy) timed in the same run (included from perf/CMakeLists.txt).
+if(NOT DIFFBIO_PERF_TORCH_PYTHON)
+  find_program(_diffbio_perf_torch_path_python3 NAMES python3)
+  foreach(_py /usr/bin/python3 ${_diffbio_perf_torch_path_python3})
+    if(EXISTS ${_py})
+      execute_process(COMMAND ${_py} -c "import torch, scipy"
+                      RESULT_VARIABLE _rc OUTPUT_QUIET ERROR_QUIET)
+      if(_rc EQUAL 0)
+        set(DIFFBIO_PERF_TORCH_PYTHON ${_py} CACHE FILEPATH "Python with PyTorch for perf/")
+        break()
+      endif()
+    endif()
+  endforeach()
+endif()
+add_executable(diffbio_perf_vae ${CMAKE_CURRENT_LIST_DIR}/diffbio_perf_vae.cpp)
+target_link_libraries(diffbio_perf_vae PRIVATE DiffBio::diffbio)
+if(TARGET diffbio_perf_openblas)
+  target_link_libraries(diffbio_perf_vae PRIVATE diffbio_perf_openblas)
+  target_compile_definitions(diffbio_perf_vae PRIVATE DIFFBIO_PERF_OPENBLAS)
+endif()
+target_compile_definitions(diffbio_perf_vae PRIVATE
+  DIFFBIO_PERF_VAE_TORCH="${CMAKE_CURRENT_LIST_DIR}/vae_torch.py")
+if(DIFFBIO_PERF_TORCH_PYTHON)
+  target_compile_definitions(diffbio_perf_vae PRIVATE DIFFBIO_PERF_PYTHON="${DIFFBIO_PERF_TORCH_PYTHON}")
+else()
+  message(STATUS "perf: no python3 with torch; diffbio_perf_vae will report no peer")
+endif()
+add_dependencies(perf diffbio_perf_vae)
