@@ -17,13 +17,12 @@
 // (DIFFBIO_PERF_BLAS_THREADS overrides). With the BLAS TPL, OMP_WAIT_POLICY=passive keeps idle
 // OpenMP workers from spinning against OpenBLAS' threads. Run on an idle machine (perf/README.md).
 //
-// Measured (2-core AMD EPYC VM shared with other builds, load ≈ 3, Kokkos 3.4.1 OpenMP, no
-// -march, OpenBLAS 0.3.21 Haswell kernels, g++ 12 -O3; one Kokkos thread, ms per step, ratio =
-// sklearn ms per Lloyd iteration / ours):
-//   float  soft E+M 16.3 (0.45 vs sklearn float32 7.3)   hard E+M  8.0 (0.92)
-//   double soft E+M 30.6 (0.36 vs sklearn float64 11.0)  hard E+M 16.2 (0.68)
-// Two Kokkos threads were slower than one on that loaded VM (every kernel waits for the thread
-// sharing a core with another process); rerun on an idle machine.
+// Measured: perf/README.md, "Soft k-means" (same-run ratios before/after, one and two threads,
+// and where the time of a soft step goes). In short (2-core AMD EPYC VM, Kokkos 3.4.1 OpenMP, no
+// -march, OpenBLAS 0.3.21 Haswell kernels, g++ 12 -O3, one thread, CPU ms per step): float soft
+// E+M 12.5, hard 7.4; double soft 24.5, hard 14.5; sklearn per Lloyd iteration on an idle core
+// ≈ 7.3 (float32) and 11 (float64), so soft E+M is ≈ 0.6× / 0.45× sklearn: it does two gemms
+// where a Lloyd iteration does one.
 #include <DiffBio_SoftKMeans.hpp>
 
 #include <algorithm>

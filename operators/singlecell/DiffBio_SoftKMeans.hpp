@@ -27,9 +27,14 @@
 /// d_ik = max(‖x_i‖² + ‖c_k‖² − 2 x_i·c_k, 0) as scikit-learn computes it. Otherwise (and for the
 /// dual numbers of the tangent tests) d_ik is summed directly from (x_ij − c_kj)². The forward and
 /// the adjoint always use the same distance path, so the adjoint is the exact derivative of what
-/// the forward computed. The softmax exponentials use a polynomial exp (≤ 2 ulp, SSE2 on x86-64
-/// hosts; impl/DiffBio_SingleCellKernels.hpp). Hard-mode M-steps visit only each row's own
-/// cluster (N·D work).
+/// the forward computed. The softmax exponentials use a polynomial exp (≤ 2 ulp; SSE2 on x86-64
+/// hosts, AVX2 without FMA when the CPU has it, chosen at run time: the same bits either way;
+/// impl/DiffBio_SingleCellKernels.hpp), computed together with their row sums in one pass over
+/// the row; τ and 1/τ are computed once per call, not per row. Hard-mode M-steps visit only each
+/// row's own cluster (N·D work); soft M-steps sum the cluster weights in registers.
+/// What a soft E+M step costs (100k × 50, K = 20, float, one thread): two gemms (E: X·Cᵀ, M: PᵀX;
+/// ≈ 45 % of the time), the softmax rows (≈ 50 %, half of it the X-norms, distances and argmin
+/// that hard mode has too), the weights (≈ 3 %): perf/README.md.
 ///
 /// Determinism: every per-row output is computed by one work item in a fixed order. Sums over
 /// rows are formed per fixed chunk of rows (chunk size a function of N only) and then summed over
@@ -126,6 +131,7 @@ class SoftKMeansClustering {
     Kokkos::View<int*, memory_space> labels_old;           ///< lloyd() scratch
     matrix_view dist;                                      ///< adjoint scratch [N×K] d_ik
     vector_view cnorm;                                     ///< BLAS path: ‖c_k‖² [K]
+    vector_view tau;                                       ///< [2] τ, 1/τ (once per call, not per row)
     matrix_view msum;                                      ///< BLAS M-step: Σ_i p_ik x_i [K×D]
     Kokkos::View<grad_type*, memory_space> colsum;         ///< M-step: chunk sums [K·D + K]
   };
@@ -489,22 +495,31 @@ class SoftKMeansClustering {
   /// multiply the synchronisations between the Kokkos and BLAS thread pools, so blocks are large.
   static constexpr int blas_block_rows = 1 << 18;
 
-  /// BLAS path set-up: ‖c_k‖² into ws.cnorm. Returns false (doing nothing) on the portable path.
+  /// Per-call set-up: ws.tau = [τ, 1/τ] (both paths) and, on the BLAS path, ‖c_k‖² into
+  /// ws.cnorm. Returns true on the BLAS path.
   template <class ParamView>
   bool prepare_blas(const ExecSpace& exec, const ParamView& params, Workspace& ws) const {
     const int D = n_features(), K = n_clusters();
     if (ws.cnorm.extent(0) != static_cast<std::size_t>(K))
       ws.cnorm = vector_view(Kokkos::view_alloc(label("SoftKMeans::cnorm"), exec), K);
-    if (!blas_path(params)) return false;
+    if (ws.tau.extent(0) != 2) ws.tau = vector_view(Kokkos::view_alloc(label("SoftKMeans::tau"), exec), 2);
+    const bool blas = blas_path(params);
     auto cnorm = ws.cnorm;
+    auto tau = ws.tau;
     Kokkos::parallel_for(
         label("SoftKMeans::centroid_norms"), Kokkos::RangePolicy<ExecSpace>(exec, 0, K),
         KOKKOS_LAMBDA(const int k) {
+          if (k == 0) {  // the same operations the row kernels used to repeat per row
+            const Scalar t = math::exp(params(K * D));
+            tau(0) = t;
+            tau(1) = Scalar(1) / t;
+          }
+          if (!blas) return;
           Scalar s = Scalar(0);
           for (int j = 0; j < D; ++j) s += params(k * D + j) * params(k * D + j);
           cnorm(k) = s;
         });
-    return true;
+    return blas;
   }
 
   /// BLAS path: −2 x_i·c_k into dist(i, ·) for rows [r0, r1) by one gemm (blocking). The rest of
@@ -602,6 +617,7 @@ class SoftKMeansClustering {
     auto dist = out.distortion;
     auto energy = out.energy;
     auto labels = out.labels;
+    auto tau = ws.tau;
     for_rows(exec, "SoftKMeans::forward", blas, params, in, out.assign,
         KOKKOS_LAMBDA(const int i) {
           if (has_mask && mask(i) == 0) {
@@ -611,50 +627,85 @@ class SoftKMeansClustering {
             if (has_labels) labels(i) = -1;
             return;
           }
-          // Distances (into the output row) and their first argmin (branch-free selection).
           const Scalar xn = blas ? sq_norm(x, i, D) : Scalar(0);
-          int kmin = 0;
-          Scalar m = finish_distance(blas, x, params, cnorm, xn, P(i, 0), i, 0, D);
-          P(i, 0) = m;
-          for (int k = 1; k < K; ++k) {
-            const Scalar d = finish_distance(blas, x, params, cnorm, xn, P(i, k), i, k, D);
-            P(i, k) = d;
-            const bool lower = value_of(d) < value_of(m);
-            m = lower ? d : m;
-            kmin = lower ? k : kmin;
-          }
-          if (has_labels) labels(i) = kmin;
           if (hard) {
+            // Distances (into the output row) and their first argmin (branch-free selection)
+            // in one pass: measured faster here than the two passes below, which pay off only
+            // when a softmax follows.
+            int kmin = 0;
+            Scalar m = finish_distance(blas, x, params, cnorm, xn, P(i, 0), i, 0, D);
+            P(i, 0) = m;
+            for (int k = 1; k < K; ++k) {
+              const Scalar d = finish_distance(blas, x, params, cnorm, xn, P(i, k), i, k, D);
+              P(i, k) = d;
+              const bool lower = value_of(d) < value_of(m);
+              m = lower ? d : m;
+              kmin = lower ? k : kmin;
+            }
+            if (has_labels) labels(i) = kmin;
             for (int k = 0; k < K; ++k) P(i, k) = k == kmin ? Scalar(1) : Scalar(0);
             dist(i) = m;
             energy(i) = m;
             return;
           }
-          // p_k = e^{−(d_k − m)/τ} / Σ: relative to the minimum, so the sum is in [1, K]. The
-          // exponentials of a block of 32 go through sc_impl::exp_neg_scaled (SIMD on x86-64
-          // hosts); four interleaved partial sums (fixed order) avoid one long add chain.
-          const Scalar tau = math::exp(params(K * D));
-          const Scalar inv_tau = Scalar(1) / tau;
-          A s4[4] = {A(0), A(0), A(0), A(0)}, sd4[4] = {A(0), A(0), A(0), A(0)};
-          constexpr int B = 32;
-          for (int kb = 0; kb < K; kb += B) {
-            const int nb = K - kb < B ? K - kb : B;
-            Scalar dl[B], el[B];
-            for (int u = 0; u < nb; ++u) dl[u] = P(i, kb + u);
-            sc_impl::exp_neg_scaled(dl, el, nb, m, inv_tau);
-            for (int u = 0; u < nb; ++u) {
-              P(i, kb + u) = el[u];
-              s4[u & 3] += A(el[u]);
-              sd4[u & 3] += A(el[u]) * A(dl[u]);
+          // Soft: distances into the output row (independent iterations: vectorisable), then
+          // their first argmin with four interleaved running minima (a single running minimum is
+          // one long chain of dependent compare-selects). A NaN distance is never selected unless
+          // it is d_0, as in a sequential scan started at d_0.
+          Scalar* row = &P(i, 0);
+          if (blas) {  // finish_distance() written out so that the loop vectorises
+            const Scalar* cn = &cnorm(0);
+            for (int k = 0; k < K; ++k) {
+              const Scalar d = (xn + cn[k]) + row[k];
+              row[k] = value_of(d) > 0 ? d : Scalar(0);
             }
+          } else {
+            for (int k = 0; k < K; ++k) row[k] = sq_dist(x, params, i, k, D);
           }
+          const int kmin = first_argmin(row, K);
+          const Scalar m = row[kmin];
+          if (has_labels) labels(i) = kmin;
+          // p_k = e^{−(d_k − m)/τ} / Σ: relative to the minimum, so the sum is in [1, K]. The
+          // exponentials and their sums (four interleaved partial sums in fixed order) in one
+          // pass over the row: sc_impl::softmax_numerators (SIMD on x86-64 hosts).
+          const Scalar t = tau(0);
+          A s4[4] = {A(0), A(0), A(0), A(0)}, sd4[4] = {A(0), A(0), A(0), A(0)};
+          sc_impl::softmax_numerators(row, K, m, tau(1), s4, sd4);
           const A s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
           const A sd = (sd4[0] + sd4[1]) + (sd4[2] + sd4[3]);
           const A inv_s = A(1) / s;
-          for (int kk = 0; kk < K; ++kk) P(i, kk) = Scalar(A(P(i, kk)) * inv_s);
+          sc_impl::scale_row(row, K, inv_s);
           dist(i) = Scalar(sd * inv_s);
-          energy(i) = m - tau * Scalar(math::log(s));
+          energy(i) = m - t * Scalar(math::log(s));
         });
+  }
+
+  /// First k with the smallest row[k] (value_of order); 0 if row[0] is NaN.
+  KOKKOS_INLINE_FUNCTION static int first_argmin(const Scalar* row, int K) {
+    using math::value_of;
+    using V = typename std::decay<decltype(value_of(row[0]))>::type;
+    const V d0 = value_of(row[0]);
+    if (!(d0 == d0)) return 0;
+    V m0 = d0, m1 = d0, m2 = d0, m3 = d0;
+    int k = 1;
+    for (; k + 3 < K; k += 4) {
+      const V a = value_of(row[k]), b = value_of(row[k + 1]), c = value_of(row[k + 2]),
+              d = value_of(row[k + 3]);
+      m0 = a < m0 ? a : m0;
+      m1 = b < m1 ? b : m1;
+      m2 = c < m2 ? c : m2;
+      m3 = d < m3 ? d : m3;
+    }
+    for (; k < K; ++k) {
+      const V a = value_of(row[k]);
+      m0 = a < m0 ? a : m0;
+    }
+    m0 = m1 < m0 ? m1 : m0;
+    m2 = m3 < m2 ? m3 : m2;
+    const V m = m2 < m0 ? m2 : m0;
+    int kmin = 0;
+    for (int k = K - 1; k >= 0; --k) kmin = value_of(row[k]) == m ? k : kmin;
+    return kmin;
   }
 
   template <class AssignView, class ParamView, class WeightView>
@@ -694,6 +745,23 @@ class SoftKMeansClustering {
         KOKKOS_LAMBDA(const int ch) {
           const int i0 = ch * CH, i1 = (i0 + CH < N) ? i0 + CH : N;
           for (int c = 0; c < KD + K; ++c) partial(ch, c) = A(0);  // (all: summed below)
+          if (gemm_sums) {
+            // Weights only: 32 clusters at a time in registers (a partial(ch, ·) += per entry
+            // is a store-to-load chain). Same additions in the same order as below: adding an
+            // exact 0 changes no partial sum, so skipping zeros is not needed for equal bits.
+            constexpr int B = 32;
+            for (int kb = 0; kb < K; kb += B) {
+              const int nb = K - kb < B ? K - kb : B;
+              A acc[B];
+              for (int u = 0; u < B; ++u) acc[u] = A(0);
+              for (int i = i0; i < i1; ++i) {
+                if (has_mask && mask(i) == 0) continue;
+                for (int u = 0; u < nb; ++u) acc[u] += A(assign(i, kb + u));
+              }
+              for (int u = 0; u < nb; ++u) partial(ch, KD + kb + u) = acc[u];
+            }
+            return;
+          }
           for (int i = i0; i < i1; ++i) {
             if (has_mask && mask(i) == 0) continue;
             for (int k = 0; k < K; ++k) {
