@@ -51,6 +51,7 @@
 #include <DiffBio_Parameters.hpp>
 #include <DiffBio_Random.hpp>
 #include <DiffBio_SmoothMath.hpp>
+#include <impl/DiffBio_SingleCellKernels.hpp>  // sc_impl::exp_neg_scaled: polynomial exp
 #include <impl/DiffBio_VAEKernels.hpp>
 
 #include <cmath>
@@ -264,7 +265,7 @@ class VAENormalizer {
             }
             for (std::int64_t e = row_map(r); e < row_map(r + 1); ++e) {
               l += static_cast<double>(values(e));
-              const Scalar v = math::log1p(Scalar(values(e)));  // same expression as the adjoint
+              const Scalar v = vae_impl::log1p_fast(Scalar(values(e)));  // same as the adjoint
               const Scalar* w = P + off.W1 + static_cast<std::size_t>(entries(e)) * H1;
               for (int k = 0; k < H1; ++k) h1(i, k) += v * w[k];
             }
@@ -338,35 +339,50 @@ class VAENormalizer {
         KOKKOS_LAMBDA(const int i) {
           const int r = grow(i);
           const int b = (r >= 0 && has_batch) ? batch(r) : -1;
-          for (int g = 0; g < G; ++g) {
-            Scalar eta = rho(i, g) + P[off.cd + g];
-            if (b >= 0) eta += P[off.Wdb + b * G + g];
-            rho(i, g) = eta;
+          Scalar* row = &rho(i, 0);
+          const Scalar* cd = P + off.cd;
+          if (b >= 0) {
+            const Scalar* wdb = P + off.Wdb + static_cast<std::size_t>(b) * G;
+            for (int g = 0; g < G; ++g) row[g] = (row[g] + cd[g]) + wdb[g];
+          } else {
+            for (int g = 0; g < G; ++g) row[g] += cd[g];
           }
           // Max shift of the log-sum-exp (finite: the logits are finite sums).
-          Scalar mx = rho(i, 0);
+          Scalar mx = row[0];
           for (int g = 1; g < G; ++g)
-            if (vae_impl::val(rho(i, g)) > vae_impl::val(mx)) mx = rho(i, g);
-          // e_g = exp(η_g − max) kept in rho, then ρ = e / Σe: one exp per gene.
-          A se = A(0);
-          for (int g = 0; g < G; ++g) {
-            const Scalar e = math::exp(rho(i, g) - mx);
-            rho(i, g) = e;
-            se += A(e);
-          }
+            if (vae_impl::val(row[g]) > vae_impl::val(mx)) mx = row[g];
+          // e_g = exp(η_g − max) kept in rho (the polynomial exp, vectorised, for float/double;
+          // arguments ≤ 0), then ρ = e / Σe. Four partial sums in accum_t break the add chain.
+          sc_impl::exp_neg_scaled(row, row, G, mx, Scalar(-1));
+          A s4[4] = {A(0), A(0), A(0), A(0)};
+          int k4 = 0;
+          for (; k4 + 4 <= G; k4 += 4)
+            for (int u = 0; u < 4; ++u) s4[u] += A(row[k4 + u]);
+          for (; k4 < G; ++k4) s4[k4 & 3] += A(row[k4]);
+          const A se = (s4[0] + s4[1]) + (s4[2] + s4[3]);
           const Scalar inv_se = Scalar(A(1) / se);
           const double l = lib(i);
           const Scalar L_ = Scalar(l);
-          A nll = A(0);
-          for (int g = 0; g < G; ++g) {
-            const Scalar p = rho(i, g) * inv_se;
-            rho(i, g) = p;
-            // y = 0 term for every gene: θ log1p(m/θ); log1p(m/θ) = −log(θ/(θ+m)) is kept for
-            // the adjoint (tth is adjoint scratch until then).
-            const Scalar lp = l > 0 ? math::log1p(L_ * p / theta(g)) : Scalar(0);
-            tth(i, g) = lp;
-            nll += A(theta(g) * lp);
-            if (has_norm) norm_out(i, g) = r < 0 ? Scalar(0) : p * Scalar(nscale > 0 ? nscale : l);
+          for (int g = 0; g < G; ++g) row[g] *= inv_se;
+          // y = 0 term for every gene: θ log1p(m/θ); log1p(m/θ) = −log(θ/(θ+m)) is kept for
+          // the adjoint (tth is adjoint scratch until then). Polynomial log1p for float/double,
+          // in a loop without reduction so that it vectorises; the sum follows in four partials.
+          const Scalar* th_g = &theta(0);
+          Scalar* tth_i = &tth(i, 0);
+          if (l > 0) {
+            for (int g = 0; g < G; ++g) tth_i[g] = vae_impl::log1p_fast(L_ * row[g] / th_g[g]);
+          } else {
+            for (int g = 0; g < G; ++g) tth_i[g] = Scalar(0);
+          }
+          A n4[4] = {A(0), A(0), A(0), A(0)};
+          int g4 = 0;
+          for (; g4 + 4 <= G; g4 += 4)
+            for (int u = 0; u < 4; ++u) n4[u] += A(th_g[g4 + u] * tth_i[g4 + u]);
+          for (; g4 < G; ++g4) n4[g4 & 3] += A(th_g[g4] * tth_i[g4]);
+          A nll = (n4[0] + n4[1]) + (n4[2] + n4[3]);
+          if (has_norm) {
+            const Scalar sc = Scalar(nscale > 0 ? nscale : l);
+            for (int g = 0; g < G; ++g) norm_out(i, g) = r < 0 ? Scalar(0) : row[g] * sc;
           }
           if (r >= 0) {
             const Scalar log_l = Scalar(math::log(l > 0 ? l : 1.0));
@@ -445,15 +461,24 @@ class VAENormalizer {
             return;
           }
           const Scalar L_ = Scalar(l);
-          A R = A(0);
+          // Dense terms first (no reduction in the loop, so it vectorises), then their sum R in
+          // four accum_t partial sums.
+          const Scalar* th_g = &theta(0);
+          const Scalar* rho_i = &rho(i, 0);
+          Scalar* deta_i = &deta(i, 0);
+          Scalar* tth_i = &tth(i, 0);
           for (int g = 0; g < G; ++g) {
-            const Scalar th = theta(g), m = L_ * rho(i, g);
+            const Scalar th = th_g[g], m = L_ * rho_i[g];
             const Scalar mq = m / (th + m);
-            const Scalar rg = th * mq;  // ∂(θ log1p(m/θ))/∂log m
-            deta(i, g) = rg;
-            R += A(rg);
-            tth(i, g) = th * (tth(i, g) - mq);  // −θ[log(θ/q) + m/q], log1p(m/θ) from the forward
+            deta_i[g] = th * mq;  // ∂(θ log1p(m/θ))/∂log m
+            tth_i[g] = th * (tth_i[g] - mq);  // −θ[log(θ/q) + m/q], log1p(m/θ) from the forward
           }
+          A r4[4] = {A(0), A(0), A(0), A(0)};
+          int g4 = 0;
+          for (; g4 + 4 <= G; g4 += 4)
+            for (int u = 0; u < 4; ++u) r4[u] += A(deta_i[g4 + u]);
+          for (; g4 < G; ++g4) r4[g4 & 3] += A(deta_i[g4]);
+          A R = (r4[0] + r4[1]) + (r4[2] + r4[3]);
           for (std::int64_t e = row_map(r); e < row_map(r + 1); ++e) {
             const int g = entries(e);
             const Scalar y = Scalar(static_cast<double>(values(e)));
@@ -468,23 +493,41 @@ class VAENormalizer {
           }
           const Scalar Rs = Scalar(R);
           for (int g = 0; g < G; ++g) {
-            deta(i, g) = s * (deta(i, g) - rho(i, g) * Rs);
-            tth(i, g) *= s;
+            deta_i[g] = s * (deta_i[g] - rho_i[g] * Rs);
+            tth_i[g] *= s;
           }
         });
     // 2. Gene sums over the mini-batch: cd, Wdb, log θ.
+    //    Work items own kGenes adjacent genes and walk the rows in order (each gene's sums in
+    //    row order, as a per-gene loop would): contiguous reads of η̄ and the θ terms.
+    constexpr int kGenes = 32;
     Kokkos::parallel_for(
-        label("VAENormalizer::adjoint_decoder_genes"), Kokkos::RangePolicy<ExecSpace>(exec, 0, G),
-        KOKKOS_LAMBDA(const int g) {
-          A sc = A(0), st = A(0);
-          for (int i = 0; i < B; ++i) {
-            sc += A(deta(i, g));
-            st += A(tth(i, g));
-            const int r = grow(i);
-            if (has_batch && r >= 0) dP[off.Wdb + batch(r) * G + g] += A(deta(i, g));
+        label("VAENormalizer::adjoint_decoder_genes"),
+        Kokkos::RangePolicy<ExecSpace>(exec, 0, (G + kGenes - 1) / kGenes),
+        KOKKOS_LAMBDA(const int chunk) {
+          const int g0 = chunk * kGenes, n = G - g0 < kGenes ? G - g0 : kGenes;
+          A sc[kGenes], st[kGenes];
+          for (int u = 0; u < kGenes; ++u) {
+            sc[u] = A(0);
+            st[u] = A(0);
           }
-          dP[off.cd + g] += sc;
-          dP[off.log_theta + g] += st;
+          for (int i = 0; i < B; ++i) {
+            const Scalar* de = &deta(i, g0);
+            const Scalar* tt = &tth(i, g0);
+            for (int u = 0; u < n; ++u) {
+              sc[u] += A(de[u]);
+              st[u] += A(tt[u]);
+            }
+            const int r = grow(i);
+            if (has_batch && r >= 0) {
+              A* w = dP + off.Wdb + static_cast<std::size_t>(batch(r)) * G + g0;
+              for (int u = 0; u < n; ++u) w[u] += A(de[u]);
+            }
+          }
+          for (int u = 0; u < n; ++u) {
+            dP[off.cd + g0 + u] += sc[u];
+            dP[off.log_theta + g0 + u] += st[u];
+          }
         });
     using UC = vae_impl::umatrix<const Scalar, memory_space>;
     using UM = vae_impl::umatrix<Scalar, memory_space>;
@@ -571,7 +614,7 @@ class VAENormalizer {
             if (has_batch)
               for (int k = k0; k < k1; ++k) dP[off.W1b + batch(r) * H1 + k] += A(dh1(i, k));
             for (std::int64_t e = row_map(r); e < row_map(r + 1); ++e) {
-              const A v = A(math::log1p(Scalar(values(e))));
+              const A v = A(vae_impl::log1p_fast(Scalar(values(e))));
               A* w = dP + off.W1 + static_cast<std::size_t>(entries(e)) * H1;
               for (int k = k0; k < k1; ++k) w[k] += v * A(dh1(i, k));
             }
