@@ -38,6 +38,7 @@ struct SimulateScOptions {
   std::string format = "auto";
   SingleCellSimConfig sim;
   std::int64_t chunk = 8192;
+  std::int64_t empty = -1;  ///< empty droplets (-1: half the number of cells, like a raw matrix)
 };
 
 int run_simulate_sc(const SimulateScOptions& o, const Comm& comm) {
@@ -48,12 +49,15 @@ int run_simulate_sc(const SimulateScOptions& o, const Comm& comm) {
     throw Error(ExitCode::usage, "simulate-sc: --format must be h5ad or 10x (or an --out ending in "
                                  ".h5ad / .h5), got '" + o.format + "'");
   if (o.chunk < 1) throw Error(ExitCode::usage, "simulate-sc: --chunk must be >= 1");
-  const SingleCellSimulator sim(o.sim);  // checks the configuration on every rank
+  SingleCellSimConfig cfg = o.sim;
+  if (o.empty < -1) throw Error(ExitCode::usage, "simulate-sc: --empty-droplets must be >= 0 (or -1: auto)");
+  cfg.n_empty = o.empty >= 0 ? o.empty : cfg.n_cells / 2;
+  const SingleCellSimulator sim(cfg);  // checks the configuration on every rank
   // The simulation is a pure function of the seed: rank 0 writes, the others have nothing to do.
   if (comm.rank() != 0) return 0;
 #ifdef DIFFBIO_ENABLE_HDF5
   const auto t0 = std::chrono::steady_clock::now();
-  const std::int64_t N = sim.n_cells(), G = sim.n_genes();
+  const std::int64_t N = sim.n_barcodes(), G = sim.n_genes();
   std::int64_t nnz = 0;
   if (format == "h5ad") {
     io::H5adWriter w(o.out, G);
@@ -110,9 +114,10 @@ int run_simulate_sc(const SimulateScOptions& o, const Comm& comm) {
   }
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "simulate-sc: %lld cells x %lld genes, %lld non-zeros (density %.2f%%), %d types, "
-                "%d batches, wrote %s in %.1fs",
-                static_cast<long long>(N), static_cast<long long>(G), static_cast<long long>(nnz),
+                "simulate-sc: %lld cells x %lld genes (+ %lld empty droplets), %lld non-zeros (density %.2f%%), "
+                "%d types, %d batches, wrote %s in %.1fs",
+                static_cast<long long>(sim.n_cells()), static_cast<long long>(G),
+                static_cast<long long>(cfg.n_empty), static_cast<long long>(nnz),
                 N * G > 0 ? 100.0 * static_cast<double>(nnz) / static_cast<double>(N * G) : 0.0,
                 o.sim.n_types, o.sim.n_batches, o.out.c_str(), seconds_since(t0));
   log_line(comm, buf);
@@ -139,9 +144,14 @@ void add_chain_options(Command& c, ScOptions& o) {
   add(c, "seed", o.seed, "seed of the PCA start, k-means++ and the simulated doublets");
   add(c, "no-ambient", o.no_ambient, "skip ambient RNA removal");
   add(c, "no-doublets", o.no_doublets, "skip doublet scoring");
+  add(c, "min-counts", o.min_counts,
+      "cell calling: barcodes with fewer UMIs are empty droplets, used for the ambient profile and "
+      "not analysed (-1: 10% of the 99th percentile of UMIs per barcode; 0: keep all)");
   add(c, "ambient-max-library", o.ambient_max_library,
-      "barcodes below this library size define the ambient profile (0: auto)");
-  add(c, "ambient-steps", o.ambient_steps, "Adam steps of the per-cell contamination fit");
+      "barcodes below this library size define the ambient profile (0: auto = below --min-counts)");
+  add(c, "ambient-steps", o.ambient_steps, "Adam steps of the contamination fit");
+  add(c, "ambient-rho", o.ambient_rho,
+      "sc: 'channel' (one contamination fraction per batch, as SoupX) or 'cell' (one per cell)");
   add(c, "doublet-k", o.doublet_k, "neighbours of the doublet score");
   add(c, "doublet-ratio", o.doublet_ratio, "simulated doublets per cell");
   add(c, "doublet-threshold", o.doublet_threshold, "threshold on the doublet score");
@@ -174,6 +184,10 @@ void add_sc_commands(CLI::App& app, CommandList& list) {
     add(c, "dispersion-log-mean", o->sim.dispersion_log_mean, "log of the typical NB dispersion");
     add(c, "seed", o->sim.seed, "random seed (cell i is the same for any chunking or rank count)");
     add(c, "chunk", o->chunk, "cells generated and written per block");
+    add(c, "empty-droplets", o->empty,
+        "empty droplets (ambient RNA only, obs is_empty) after the cells, as in a raw matrix; -1: cells / 2");
+    add(c, "empty-library-min", o->sim.empty_library_min, "smallest expected UMIs of an empty droplet");
+    add(c, "empty-library-max", o->sim.empty_library_max, "largest expected UMIs of an empty droplet");
     c.run = [o](const Comm& comm) { return run_simulate_sc(*o, comm); };
   }
   {
@@ -185,6 +199,11 @@ void add_sc_commands(CLI::App& app, CommandList& list) {
     add_chain_options(c, *o);
     add(c, "model", o->model, "learned parameters from `diffbio sc train` (optional)");
     add(c, "classic", o->classic, "classic chain only: log-normalise -> PCA -> k-means (no QC stages)");
+    add(c, "embedding", o->embedding,
+        "'pca' or 'vae' (VAENormalizer latent with --pcs dimensions as X_diffbio / obsm X_vae; one rank)");
+    add(c, "vae-epochs", o->vae_epochs, "--embedding vae: training epochs");
+    add(c, "vae-hidden", o->vae_hidden, "--embedding vae: hidden units");
+    add(c, "vae-lr", o->vae_lr, "--embedding vae: Adam learning rate");
     c.run = [o](const Comm& comm) { return run_sc_pipeline(*o, comm); };
 
     auto t = std::make_shared<ScOptions>();

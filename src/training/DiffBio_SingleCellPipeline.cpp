@@ -18,6 +18,7 @@
 #include <DiffBio_SingleCell.hpp>
 #include <DiffBio_SoftKMeans.hpp>
 #include <DiffBio_SparsePCA.hpp>
+#include <DiffBio_VAENormalizer.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -45,6 +46,7 @@ using KMeans = SoftKMeansClustering<double, Exec>;
 using Ambient = AmbientRemoval<double, Exec>;
 using Doublet = DoubletScorer<double, Exec>;
 using PSet = ParameterSet<double, Mem>;
+using Vae = VAETrainer<float, Exec>;
 
 void log_line(const Comm& comm, const std::string& line) {
   if (comm.rank() != 0) return;
@@ -97,6 +99,56 @@ io::CsrMatrix<double> read_range(const MatrixFile& f, std::int64_t b, std::int64
   m.first_row = b;
   for (std::int64_t r = b; r < e; r += chunk) append_rows(m, f.rows<double>(r, std::min(e, r + chunk)));
   return m;
+}
+
+/// Appends the rows of \p src (file rows file_first …) that are called cells.
+template <class S>
+void append_cells(io::CsrMatrix<S>& dst, const io::CsrMatrix<S>& src, std::int64_t file_first,
+                  const std::vector<char>& is_cell) {
+  for (std::int64_t r = 0; r < src.n_rows; ++r) {
+    if (!is_cell[static_cast<std::size_t>(file_first + r)]) continue;
+    for (auto e = src.row_begin(r); e < src.row_end(r); ++e) {
+      dst.indices.push_back(src.indices[static_cast<std::size_t>(e)]);
+      dst.data.push_back(src.data[static_cast<std::size_t>(e)]);
+    }
+    dst.indptr.push_back(static_cast<std::int64_t>(dst.data.size()));
+    ++dst.n_rows;
+  }
+}
+
+/// Analysed cells [b, e) (cell numbering; \p kept maps a cell to its file row), read in blocks
+/// of \p chunk file rows.
+template <class S>
+io::CsrMatrix<S> read_cells(const MatrixFile& f, const std::vector<std::int64_t>& kept,
+                            const std::vector<char>& is_cell, std::int64_t b, std::int64_t e, std::int64_t chunk) {
+  io::CsrMatrix<S> m;
+  m.n_cols = f.n_cols();
+  m.first_row = b;
+  if (b >= e) return m;
+  const std::int64_t fb = kept[static_cast<std::size_t>(b)], fe = kept[static_cast<std::size_t>(e - 1)] + 1;
+  for (std::int64_t r = fb; r < fe; r += chunk) append_cells(m, f.rows<S>(r, std::min(fe, r + chunk)), r, is_cell);
+  return m;
+}
+
+/// The rows \p rows of a data frame (every column kind).
+io::DataFrame subset_rows(const io::DataFrame& in, const std::vector<std::int64_t>& rows) {
+  io::DataFrame out;
+  out.index_name = in.index_name;
+  for (auto r : rows) out.index.push_back(in.index[static_cast<std::size_t>(r)]);
+  for (const auto& c : in.columns) {
+    io::Column d = c;
+    d.real.clear();
+    d.integer.clear();
+    d.strings.clear();
+    for (auto r : rows) {
+      const auto i = static_cast<std::size_t>(r);
+      if (i < c.real.size()) d.real.push_back(c.real[i]);
+      if (i < c.integer.size()) d.integer.push_back(c.integer[i]);
+      if (i < c.strings.size()) d.strings.push_back(c.strings[i]);
+    }
+    out.columns.push_back(std::move(d));
+  }
+  return out;
 }
 
 /// Integer codes of an obs column (categorical codes, integers, strings or booleans).
@@ -168,7 +220,12 @@ Vec to_device_vec(const std::vector<double>& h, const std::string& name) {
 struct ScState {
   ScOptions o;
   std::string path;
-  std::int64_t N_global = 0, first = 0, N = 0;
+  std::int64_t N_global = 0, first = 0, N = 0;  // analysed cells (after cell calling)
+  std::int64_t N_file = 0;                       // barcodes in the input
+  std::vector<std::int64_t> kept;                // file row of every analysed cell (global)
+  std::vector<char> is_cell;                     // [N_file]
+  double min_counts = 0;                         // the cell-calling threshold used
+  std::vector<double> low_sum;                   // [G + 1] counts of the ambient-source barcodes, their number
   int G = 0, D = 0, K = 0, B = 1;
   io::CsrMatrix<double> counts;                  // local rows (host)
   io::DeviceCsr<double, Mem> dev;                // local rows (device)
@@ -196,7 +253,110 @@ struct ScState {
   Vec values;                           // counts fed to the normaliser (raw or corrected)
   std::vector<double> doublet_score, doublet_prob;  // local
   double doublet_auroc = -1;
+  std::unique_ptr<Vae> vae;  // --embedding vae: the trained VAE (the embedding is its latent mean)
 };
+
+/// VAE latent means [rows × D] of CSR rows (canonical: one entry per gene) with \p values.
+Mat vae_latent(const ScState& s, const Kokkos::View<std::int64_t*, Mem>& row_map,
+               const Kokkos::View<std::int32_t*, Mem>& entries, const Vec& values,
+               const Kokkos::View<int*, Mem>& batch) {
+  Exec exec;
+  Kokkos::View<float*, Mem> vf(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("sc::vae_values")), values.extent(0));
+  Kokkos::parallel_for(
+      label("sc::vae_values"), Kokkos::RangePolicy<Exec>(exec, 0, values.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t e) { vf(e) = static_cast<float>(values(e)); });
+  typename Vae::Inputs in;
+  in.row_map = row_map;
+  in.entries = entries;
+  in.values = vf;
+  if (s.B > 1) in.batch = batch;
+  const std::size_t n = row_map.extent(0) - 1;
+  Kokkos::View<float**, Kokkos::LayoutRight, Mem> lat(label("sc::vae_latent"), n, static_cast<std::size_t>(s.D));
+  s.vae->embed(exec, in, lat);
+  Mat z(label("sc::vae_z"), n, static_cast<std::size_t>(s.D));
+  const int D = s.D;
+  Kokkos::parallel_for(
+      label("sc::vae_z"), Kokkos::RangePolicy<Exec>(exec, 0, n), KOKKOS_LAMBDA(const std::size_t i) {
+        for (int k = 0; k < D; ++k) z(i, k) = lat(i, k);
+      });
+  exec.fence();
+  return z;
+}
+
+/// --embedding vae: trains an scVI-style VAE (NB likelihood, batch covariate) on the counts fed
+/// to the chain (raw or ambient-corrected) and returns the final loss per cell; one rank.
+std::vector<double> train_vae(ScState& s) {
+  VAEConfig vc;
+  vc.n_genes = s.G;
+  vc.n_batches = s.B > 1 ? s.B : 0;
+  vc.n_latent = s.D;
+  vc.n_hidden = s.o.vae_hidden;
+  vc.seed = s.o.seed + 11;
+  VAETrainConfig tc;
+  tc.batch_size = 128;
+  tc.learning_rate = s.o.vae_lr;
+  tc.seed = s.o.seed + 12;
+  tc.kl_warmup_epochs = std::max(1, s.o.vae_epochs / 3);
+  s.vae = std::make_unique<Vae>(vc, tc, s.o.seed + 13);
+  Exec exec;
+  Kokkos::View<float*, Mem> vf(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("sc::vae_values")), s.values.extent(0));
+  auto v = s.values;
+  Kokkos::parallel_for(
+      label("sc::vae_values"), Kokkos::RangePolicy<Exec>(exec, 0, v.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t e) { vf(e) = static_cast<float>(v(e)); });
+  typename Vae::Inputs in;
+  in.row_map = s.dev.row_map;
+  in.entries = s.dev.entries;
+  in.values = vf;
+  if (s.B > 1) in.batch = s.batch_dev;
+  return s.vae->fit(exec, in, s.o.vae_epochs);
+}
+
+/// Cell calling (as Cell Ranger 2): barcodes with at least --min-counts UMIs are cells (auto:
+/// 10 % of the 99th percentile of all barcodes' UMIs); the rest are empty droplets — ambient RNA
+/// only — and are not analysed. Barcodes with 0 < UMIs < the ambient threshold
+/// (--ambient-max-library, auto: the cell-calling threshold) are summed for the ambient profile.
+/// Every rank reads its share of the file; the library sizes are gathered, so every rank takes
+/// the same decisions. Also rejects negative or non-finite counts.
+void call_cells(ScState& s, const MatrixFile& f, const Comm& comm) {
+  const ScOptions& o = s.o;
+  s.N_file = f.n_rows();
+  const Shard sh = shard_rows(static_cast<std::size_t>(s.N_file), comm.rank(), comm.size());
+  const auto mine = read_range(f, static_cast<std::int64_t>(sh.begin), static_cast<std::int64_t>(sh.end), o.chunk);
+  for (double v : mine.data)
+    if (!(v >= 0) || !std::isfinite(v)) throw input_error(o.input, -1, "X holds a negative or non-finite count");
+  std::vector<double> lib(static_cast<std::size_t>(mine.n_rows), 0.0);
+  for (std::int64_t r = 0; r < mine.n_rows; ++r)
+    for (auto e = mine.row_begin(r); e < mine.row_end(r); ++e) lib[r] += mine.data[static_cast<std::size_t>(e)];
+  const auto all = gather_rows(comm, lib, static_cast<std::int64_t>(sh.begin), s.N_file, 1);
+  double thr = o.min_counts;
+  if (thr < 0) {
+    thr = 0;
+    if (s.N_file > 0) {
+      auto v = all;
+      const auto q = static_cast<std::size_t>(0.99 * static_cast<double>(s.N_file - 1));
+      std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(q), v.end());
+      thr = 0.1 * v[q];
+    }
+  }
+  s.min_counts = thr;
+  s.is_cell.assign(static_cast<std::size_t>(s.N_file), 0);
+  s.kept.clear();
+  for (std::int64_t i = 0; i < s.N_file; ++i)
+    if (all[static_cast<std::size_t>(i)] >= thr) {
+      s.is_cell[static_cast<std::size_t>(i)] = 1;
+      s.kept.push_back(i);
+    }
+  const double amb_thr = o.ambient_max_library > 0 ? o.ambient_max_library : thr;
+  s.low_sum.assign(static_cast<std::size_t>(s.G) + 1, 0.0);
+  for (std::int64_t r = 0; r < mine.n_rows; ++r) {
+    if (!(lib[r] > 0 && lib[r] < amb_thr)) continue;
+    s.low_sum[static_cast<std::size_t>(s.G)] += 1;
+    for (auto e = mine.row_begin(r); e < mine.row_end(r); ++e)
+      s.low_sum[static_cast<std::size_t>(mine.indices[static_cast<std::size_t>(e)])] += mine.data[static_cast<std::size_t>(e)];
+  }
+  comm.allreduce_sum(s.low_sum.data(), s.low_sum.size());
+}
 
 void load_input(ScState& s, const Comm& comm) {
   const ScOptions& o = s.o;
@@ -205,8 +365,9 @@ void load_input(ScState& s, const Comm& comm) {
   if (o.chunk < 1) throw Error(ExitCode::usage, "sc: --chunk must be >= 1");
   s.path = o.input;
   MatrixFile f(o.input);
-  s.N_global = f.n_rows();
   s.G = static_cast<int>(f.n_cols());
+  call_cells(s, f, comm);
+  s.N_global = static_cast<std::int64_t>(s.kept.size());
   s.D = o.n_pcs;
   s.K = o.n_clusters;
   if (s.N_global < s.K) throw input_error(o.input, -1, "has " + std::to_string(s.N_global) +
@@ -215,9 +376,7 @@ void load_input(ScState& s, const Comm& comm) {
   const Shard sh = shard_rows(static_cast<std::size_t>(s.N_global), comm.rank(), comm.size());
   s.first = static_cast<std::int64_t>(sh.begin);
   s.N = static_cast<std::int64_t>(sh.size());
-  s.counts = read_range(f, s.first, s.first + s.N, o.chunk);
-  for (double v : s.counts.data)
-    if (!(v >= 0) || !std::isfinite(v)) throw input_error(o.input, -1, "X holds a negative or non-finite count");
+  s.counts = read_cells<double>(f, s.kept, s.is_cell, s.first, s.first + s.N, o.chunk);
   s.batch.assign(static_cast<std::size_t>(s.N), 0);
   if (f.h5ad) {
     const auto obs = f.h5ad->obs();
@@ -226,15 +385,18 @@ void load_input(ScState& s, const Comm& comm) {
     if (!o.batch_key.empty()) {
       if (const auto* c = obs.find(o.batch_key); c && column_codes(*c, codes, names) && !names.empty()) {
         s.batch_names = names;
-        for (std::int64_t i = 0; i < s.N; ++i) s.batch[i] = std::max(0, codes[static_cast<std::size_t>(s.first + i)]);
+        for (std::int64_t i = 0; i < s.N; ++i)
+          s.batch[i] = std::max(0, codes[static_cast<std::size_t>(s.kept[static_cast<std::size_t>(s.first + i)])]);
       }
     }
+    // truth columns (file rows) of the analysed cells
     if (!o.truth_key.empty())
-      if (const auto* c = obs.find(o.truth_key); c && column_codes(*c, codes, names)) s.truth = codes;
+      if (const auto* c = obs.find(o.truth_key); c && column_codes(*c, codes, names))
+        for (auto r : s.kept) s.truth.push_back(codes[static_cast<std::size_t>(r)]);
     if (const auto* c = obs.find("is_doublet"); c && c->kind == io::Column::Kind::boolean)
-      for (auto v : c->integer) s.truth_doublet.push_back(static_cast<int>(v));
+      for (auto r : s.kept) s.truth_doublet.push_back(static_cast<int>(c->integer[static_cast<std::size_t>(r)]));
     if (const auto* c = obs.find("contamination"); c && c->kind == io::Column::Kind::real)
-      s.truth_contamination = c->real;
+      for (auto r : s.kept) s.truth_contamination.push_back(c->real[static_cast<std::size_t>(r)]);
   }
   s.B = static_cast<int>(s.batch_names.size());
   s.n_counts.resize(static_cast<std::size_t>(s.N));
@@ -275,7 +437,9 @@ void load_input(ScState& s, const Comm& comm) {
   s.km_block = s.km->declare(s.cl_layout, "soft_kmeans");
   s.pca_set = PSet(s.pca_layout, "sc_pca");
   s.cl_set = PSet(s.cl_layout, "sc_cluster");
-  log_line(comm, "sc: " + o.input + ": " + std::to_string(s.N_global) + " cells x " + std::to_string(s.G) +
+  log_line(comm, "sc: " + o.input + ": " + std::to_string(s.N_file) + " barcodes, " +
+                     std::to_string(s.N_file - s.N_global) + " below " + fmt("%.1f", s.min_counts) +
+                     " UMIs (empty droplets: ambient source, not analysed); " + std::to_string(s.N_global) + " cells x " + std::to_string(s.G) +
                      " genes, " + std::to_string(s.B) + " batch(es)" + (s.truth.empty() ? "" : ", truth column '" + o.truth_key + "'") +
                      ", " + std::to_string(comm.size()) + " rank(s)");
 }
@@ -285,7 +449,8 @@ void fit_pca(ScState& s, const Comm& comm) {
   MatrixFile f(s.path);
   io::CsrMatrix<double> sample;
   sample.n_cols = s.G;
-  for (const auto& [b, e] : sample_blocks(s.N_global, s.o.pca_fit_cells)) append_rows(sample, read_range(f, b, e, s.o.chunk));
+  for (const auto& [b, e] : sample_blocks(s.N_global, s.o.pca_fit_cells))
+    append_rows(sample, read_cells<double>(f, s.kept, s.is_cell, b, e, s.o.chunk));
   auto dev = io::to_device<Mem>(sample, "sc::pca_sample");
   Exec exec;
   auto nin = Norm::inputs(dev);
@@ -525,37 +690,32 @@ std::vector<double> pooled_profiles(const ScState& s, const Comm& comm, const st
   return P;
 }
 
-/// The ambient profile: barcodes with a library below the threshold (auto: 10 % of the mean
-/// library, if at least 50 such barcodes exist over all ranks), else the pooled profile of all
-/// cells — the ambient RNA of a channel is the mean expression of its population.
+/// The ambient profile: the summed counts of the barcodes below the ambient threshold (the
+/// empty droplets found by call_cells), if at least 50 exist (or --ambient-max-library was
+/// given), else the pooled profile of all cells — the ambient RNA of a channel is the mean
+/// expression of its population, so that is the best guess without empty droplets.
 std::string estimate_ambient_profile(ScState& s, const Comm& comm) {
   const int G = s.G;
-  double thr = s.o.ambient_max_library;
-  if (!(thr > 0)) {  // auto: empty droplets hold far fewer UMIs than cells — 10 % of the mean
-    double tot = 0;
-    for (double n : s.n_counts) tot += n;
-    thr = 0.1 * comm.allreduce_sum(tot) / static_cast<double>(s.N_global);
-  }
-  std::vector<double> acc(2 * static_cast<std::size_t>(G) + 1, 0.0);
-  for (std::int64_t i = 0; i < s.N; ++i) {
-    const bool low = s.n_counts[i] > 0 && s.n_counts[i] < thr;
-    acc[2 * G] += low ? 1 : 0;
-    for (auto e = s.counts.row_begin(i); e < s.counts.row_end(i); ++e) {
-      const auto g = s.counts.indices[static_cast<std::size_t>(e)];
-      acc[g] += s.counts.data[static_cast<std::size_t>(e)];
-      if (low) acc[G + g] += s.counts.data[static_cast<std::size_t>(e)];
-    }
-  }
-  comm.allreduce_sum(acc.data(), acc.size());
-  const bool use_low = s.o.ambient_max_library > 0 || acc[2 * G] >= 50;
-  if (use_low && acc[2 * G] == 0)
+  const double n_low = s.low_sum[static_cast<std::size_t>(G)];
+  const bool use_low = s.o.ambient_max_library > 0 || n_low >= 50;
+  if (use_low && n_low == 0)
     throw input_error(s.path, -1, "no barcode with a library below --ambient-max-library");
+  std::vector<double> acc(static_cast<std::size_t>(G), 0.0);
+  if (use_low) {
+    std::copy(s.low_sum.begin(), s.low_sum.begin() + G, acc.begin());
+  } else {
+    for (std::int64_t i = 0; i < s.N; ++i)
+      for (auto e = s.counts.row_begin(i); e < s.counts.row_end(i); ++e)
+        acc[static_cast<std::size_t>(s.counts.indices[static_cast<std::size_t>(e)])] += s.counts.data[static_cast<std::size_t>(e)];
+    comm.allreduce_sum(acc.data(), acc.size());
+  }
   s.ambient_profile.assign(static_cast<std::size_t>(G), 0.0);
   double t = 0;
-  for (int g = 0; g < G; ++g) t += (s.ambient_profile[g] = acc[(use_low ? G : 0) + g] + 0.01);
+  for (int g = 0; g < G; ++g) t += (s.ambient_profile[g] = acc[g] + 0.01);
   for (double& v : s.ambient_profile) v /= t;
   s.ambient_dev = to_device_vec(s.ambient_profile, "sc::ambient");
-  return use_low ? std::to_string(static_cast<long long>(acc[2 * G])) + " low-count barcodes"
+  return use_low ? std::to_string(static_cast<long long>(n_low)) + " barcodes below " +
+                       fmt("%.1f", s.o.ambient_max_library > 0 ? s.o.ambient_max_library : s.min_counts) + " UMIs"
                  : "the pooled profile of all cells";
 }
 
@@ -601,8 +761,12 @@ void setup_ambient(ScState& s, AmbientRun& a, const std::vector<double>& P, cons
   a.set.set_block(a.block, a.op->initial_params(init_rho));
 }
 
-/// Per-cell ρ by Adam on the Poisson NLL (cells are independent: no all-reduce).
-void fit_rho(ScState& s, AmbientRun& a, int steps, double lr) {
+/// ρ by Adam on the Poisson NLL: per cell (cells are independent: no all-reduce), or with
+/// \p per_channel one ρ per batch (SoupX's model: the operator's per-cell logits are tied by
+/// replacing each cell's gradient with its batch's mean gradient, all-reduced over ranks; equal
+/// starting logits then stay equal under Adam). Per-cell fits need deep cells and clusters that
+/// match the types: on the simulator's shallow cells (≈ 200 UMIs) they are noise.
+void fit_rho(ScState& s, const Comm& comm, AmbientRun& a, int steps, double lr, bool per_channel) {
   Exec exec;
   OptimizerConfig oc;
   oc.learning_rate = lr;
@@ -615,6 +779,19 @@ void fit_rho(ScState& s, AmbientRun& a, int steps, double lr) {
     a.op->forward(exec, a.set.values(a.block), a.in, a.out, a.ws);
     a.set.zero_grads(exec);
     a.op->adjoint(exec, a.set.values(a.block), a.in, a.ws, g, {}, a.set.grads(a.block));
+    if (per_channel) {
+      auto gd = a.set.grads(a.block);
+      auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gd);
+      std::vector<double> acc(2 * static_cast<std::size_t>(s.B), 0.0);
+      for (std::int64_t i = 0; i < s.N; ++i) {
+        acc[static_cast<std::size_t>(s.batch[i])] += gh(i);
+        acc[static_cast<std::size_t>(s.B + s.batch[i])] += 1;
+      }
+      comm.allreduce_sum(acc.data(), acc.size());
+      for (std::int64_t i = 0; i < s.N; ++i)
+        gh(i) = acc[static_cast<std::size_t>(s.batch[i])] / acc[static_cast<std::size_t>(s.B + s.batch[i])];
+      Kokkos::deep_copy(gd, gh);
+    }
     opt.step(exec, a.set);
   }
   a.op->forward(exec, a.set.values(a.block), a.in, a.out, a.ws);
@@ -635,7 +812,8 @@ std::string contamination_report(const ScState& s, const Comm& comm) {
 }
 
 /// Doublet scores of the local cells on the embedding of \p values (simulated doublets: sums of
-/// random pairs of this rank's raw count rows, same normalisation, projection and offsets).
+/// random pairs of this rank's count rows as fed to the embedding — raw, or ambient-corrected —
+/// with the same normalisation, projection and offsets).
 void score_doublets(ScState& s, const Comm& comm, const Embedding& em, const std::vector<double>& doublet_params) {
   Exec exec;
   const int M = std::max(1, static_cast<int>(std::lround(s.o.doublet_ratio * static_cast<double>(s.N))));
@@ -647,7 +825,18 @@ void score_doublets(ScState& s, const Comm& comm, const Embedding& em, const std
     for (std::size_t i = 0; i < pairs.size(); ++i) h(i) = pairs[i];
     Kokkos::deep_copy(pd, h);
   }
-  auto sim = doublet_rows(exec, s.dev, Kokkos::View<const int*, Mem>(pd));
+  // The parents' rows as the real cells were embedded: the ambient-corrected counts when the
+  // ambient stage ran (s.values). Summing raw (contaminated) parents instead puts every
+  // simulated doublet off the corrected cells' manifold: they form their own cloud and real
+  // doublets do not find them as neighbours.
+  // Host form of doublet_rows: it merges a gene present in both parents into one entry. The
+  // device form concatenates the parents' entries (fine for linear consumers), but
+  // NormalizeLog1p is applied per entry, so a duplicated gene would get log1p(a) + log1p(b)
+  // instead of log1p(a + b): every simulated doublet would sit off the real cells' manifold
+  // (this alone held the AUROC at ≈ 0.7).
+  io::CsrMatrix<double> parents = s.counts;
+  parents.data = to_host_vec(s.values);
+  const auto sim = io::to_device<Mem>(doublet_rows(parents, pairs), "sc::doublets");
   // embed the simulated rows with the same chain
   Kokkos::View<double*, Mem> sn(label("sc::doublet_normed"), sim.values.extent(0));
   typename Norm::Inputs nin;
@@ -663,7 +852,16 @@ void score_doublets(ScState& s, const Comm& comm, const Embedding& em, const std
   pin.entries = sim.entries;
   pin.values = sn;
   typename Pca::Workspace pws;
-  s.pca->forward(exec, s.pca_set.values(s.pca_block), pin, typename Pca::Outputs{ysim}, pws);
+  if (s.vae) {
+    // the VAE path: simulated doublets go through the same encoder (batch of the first parent)
+    Kokkos::View<int*, Mem> sb(label("sc::doublet_batch"), static_cast<std::size_t>(M));
+    auto bb = s.batch_dev;
+    Kokkos::parallel_for(
+        label("sc::doublet_batch"), Kokkos::RangePolicy<Exec>(exec, 0, M), KOKKOS_LAMBDA(const int d) { sb(d) = bb(pd(2 * d)); });
+    ysim = vae_latent(s, sim.row_map, sim.entries, sim.values, sb);
+  } else {
+    s.pca->forward(exec, s.pca_set.values(s.pca_block), pin, typename Pca::Outputs{ysim}, pws);
+  }
   auto z = em.z;
   auto off = s.cl_set.values(s.off_block);
   auto b = s.batch_dev;
@@ -747,13 +945,14 @@ void write_results(const ScState& s, const Comm& comm, const Embedding& em, cons
   MatrixFile f(s.path);
   io::H5adWriter w(s.o.out, s.G);
   for (std::int64_t b = 0; b < s.N_global; b += s.o.chunk)
-    w.append_X_rows(f.rows<float>(b, std::min(s.N_global, b + s.o.chunk)));
+    w.append_X_rows(read_cells<float>(f, s.kept, s.is_cell, b, std::min(s.N_global, b + s.o.chunk), s.o.chunk));
   io::DataFrame obs, var;
   if (f.h5ad) {
-    obs = f.h5ad->obs();
+    obs = subset_rows(f.h5ad->obs(), s.kept);
     var = f.h5ad->var();
   } else {
-    obs.index = f.tenx->barcodes();
+    const auto bc = f.tenx->barcodes();
+    for (auto r : s.kept) obs.index.push_back(bc[static_cast<std::size_t>(r)]);
     const auto ft = f.tenx->features();
     var.index = ft.name;
     var.columns.push_back(io::Column::make_string("gene_ids", ft.id));
@@ -800,6 +999,7 @@ void write_results(const ScState& s, const Comm& comm, const Embedding& em, cons
   };
   w.add_obsm("X_pca", dense(g_y, D));
   w.add_obsm("X_diffbio", dense(g_z, D));
+  if (s.vae) w.add_obsm("X_vae", dense(g_z, D));
   w.add_obsm("soft_assignments", dense(g_soft, K));
   w.add_uns("diffbio_n_clusters", s.K);
   w.add_uns("diffbio_n_pcs", s.D);
@@ -808,6 +1008,9 @@ void write_results(const ScState& s, const Comm& comm, const Embedding& em, cons
   w.add_uns("diffbio_tau_soft_assignments", tau_out);
   w.add_uns("diffbio_n_ranks", comm.size());
   w.add_uns("diffbio_batch_key", s.o.batch_key);
+  w.add_uns("diffbio_min_counts", s.min_counts);
+  w.add_uns("diffbio_n_barcodes", s.N_file);
+  w.add_uns("diffbio_n_empty_filtered", s.N_file - s.N_global);
   for (const auto& [k, v] : uns_extra) w.add_uns(k, v);
   w.commit();
 }
@@ -914,6 +1117,14 @@ ScOptions resolved(ScOptions o) {
 int run_sc_pipeline(const ScOptions& o_in, const Comm& comm) {
   const ScOptions o = resolved(o_in);
   if (o.out.empty()) throw Error(ExitCode::usage, "sc: --out is required");
+  if (o.embedding != "pca" && o.embedding != "vae")
+    throw Error(ExitCode::usage, "sc: --embedding must be 'pca' or 'vae', got '" + o.embedding + "'");
+  if (o.embedding == "vae" && (comm.size() != 1 || !o.model.empty() || o.classic))
+    throw Error(ExitCode::usage, "sc: --embedding vae runs on one rank, without --model and --classic");
+  if (o.embedding == "vae" && (o.vae_epochs < 1 || o.vae_hidden < 1 || !(o.vae_lr > 0)))
+    throw Error(ExitCode::usage, "sc: --vae-epochs, --vae-hidden and --vae-lr must be > 0");
+  if (o.ambient_rho != "channel" && o.ambient_rho != "cell")
+    throw Error(ExitCode::usage, "sc: --ambient-rho must be 'channel' or 'cell', got '" + o.ambient_rho + "'");
   const auto t0 = std::chrono::steady_clock::now();
   ScState s;
   s.o = o;
@@ -949,7 +1160,7 @@ int run_sc_pipeline(const ScOptions& o_in, const Comm& comm) {
       for (int round = 0; round < 2; ++round) {  // profiles with the previous ρ removed
         const auto P = pooled_profiles(s, comm, labels);
         setup_ambient(s, a, P, labels, /*hard=*/true, s.rho);
-        fit_rho(s, a, o.ambient_steps, 0.1);
+        fit_rho(s, comm, a, o.ambient_steps, 0.1, o.ambient_rho == "channel");
       }
       s.values = a.out.corrected;
       embed(s, s.values, em);
@@ -968,6 +1179,24 @@ int run_sc_pipeline(const ScOptions& o_in, const Comm& comm) {
       const auto rep = contamination_report(s, comm);
       log_line(comm, "sc: ambient removal (profile from " + src + "): mean contamination " +
                          fmt("%.4f", mean_rho) + (rep.empty() ? "" : ", " + rep) + ", ARI " +
+                         ari_text(global_ari(s, comm, labels, true)) + fmt(" (%.1fs)", elapsed(t0)));
+    });
+  }
+  if (o.embedding == "vae") {
+    run_collectively(comm, [&] {
+      const auto losses = train_vae(s);
+      auto z = vae_latent(s, s.dev.row_map, s.dev.entries, s.values, s.batch_dev);
+      Kokkos::deep_copy(em.z, z);
+      s.spread = spread_of(comm, em.z);
+      std::vector<int> l2;
+      const auto lr = classic_kmeans(s, comm, em.z, l2);
+      labels = l2;
+      tau_out = o.tau_end * s.spread;
+      uns["diffbio_embedding"] = std::string("vae");
+      uns["diffbio_vae_final_loss"] = losses.back();
+      log_line(comm, "sc: VAE embedding (" + std::to_string(s.D) + " latent dims, " + std::to_string(o.vae_epochs) +
+                         " epochs): loss per cell " + fmt("%.2f", losses.front()) + " -> " + fmt("%.2f", losses.back()) +
+                         ", k-means " + std::to_string(lr.n_iter) + " iterations, ARI " +
                          ari_text(global_ari(s, comm, labels, true)) + fmt(" (%.1fs)", elapsed(t0)));
     });
   }

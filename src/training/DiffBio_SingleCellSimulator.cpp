@@ -15,7 +15,7 @@ namespace {
 
 // Roles of the Philox key: one independent stream family per kind of randomness, so adding a
 // draw to one role never shifts another.
-enum Role : std::uint64_t { genes = 1, markers, batches, cells, counts_a, counts_b };
+enum Role : std::uint64_t { genes = 1, markers, batches, cells, counts_a, counts_b, empties };
 
 CounterRng rng(std::uint64_t seed, Role role, std::uint64_t stream) {
   return CounterRng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(role), stream);
@@ -126,6 +126,8 @@ SingleCellSimulator::SingleCellSimulator(const SingleCellSimConfig& cfg) : cfg_(
     throw Error(ExitCode::usage,
                 "simulate-sc: doublet rate must be in [0, 1), contamination in [0, 1) with min <= max");
   if (cfg.scratch_rows < 1) throw Error(ExitCode::usage, "simulate-sc: scratch rows must be >= 1");
+  if (cfg.n_empty < 0 || !(cfg.empty_library_min > 0 && cfg.empty_library_min <= cfg.empty_library_max))
+    throw Error(ExitCode::usage, "simulate-sc: need empty droplets >= 0 and 0 < empty library min <= max");
   const std::size_t g_n = static_cast<std::size_t>(G);
 
   // Types: proportions.
@@ -198,7 +200,18 @@ SingleCellSimulator::SingleCellSimulator(const SingleCellSimConfig& cfg) : cfg_(
 }
 
 SimulatedCell SingleCellSimulator::cell(std::int64_t i) const {
-  DIFFBIO_EXPECTS(i >= 0 && i < cfg_.n_cells, "SingleCellSimulator::cell: index out of range");
+  DIFFBIO_EXPECTS(i >= 0 && i < n_barcodes(), "SingleCellSimulator::cell: index out of range");
+  if (i >= cfg_.n_cells) {  // an empty droplet: its own stream family, cells are unaffected
+    const auto r = rng(cfg_.seed, empties, static_cast<std::uint64_t>(i - cfg_.n_cells));
+    SimulatedCell c;
+    c.empty = true;
+    c.type = -1;
+    c.batch = std::min(cfg_.n_batches - 1, static_cast<int>(r.uniform(0) * cfg_.n_batches));
+    c.contamination = 1;
+    c.library = std::exp(std::log(cfg_.empty_library_min) +
+                         (std::log(cfg_.empty_library_max) - std::log(cfg_.empty_library_min)) * r.uniform(1));
+    return c;
+  }
   const auto r = rng(cfg_.seed, cells, static_cast<std::uint64_t>(i));
   const auto pick_type = [&](double u) {
     int k = 0;
@@ -223,7 +236,7 @@ SimulatedCell SingleCellSimulator::cell(std::int64_t i) const {
 }
 
 io::CsrMatrix<float> SingleCellSimulator::rows(std::int64_t begin, std::int64_t end) const {
-  DIFFBIO_EXPECTS(0 <= begin && begin <= end && end <= cfg_.n_cells,
+  DIFFBIO_EXPECTS(0 <= begin && begin <= end && end <= n_barcodes(),
                   "SingleCellSimulator::rows: range out of bounds");
   const std::int64_t G = cfg_.n_genes;
   const int B = cfg_.n_batches;
@@ -251,6 +264,15 @@ io::CsrMatrix<float> SingleCellSimulator::rows(std::int64_t begin, std::int64_t 
           const SimulatedCell c = cell(i);
           float* row = out + (i - b0) * G;
           const std::size_t gs = static_cast<std::size_t>(G);
+          if (c.empty) {  // ambient RNA only: Poisson sampling of the channel's pool
+            const double* ab = amb + static_cast<std::size_t>(c.batch) * gs;
+            const auto re = rng(seed, empties, static_cast<std::uint64_t>(i));
+            for (std::int64_t g = 0; g < G; ++g) {
+              Draws d{re, (static_cast<std::uint64_t>(g) << 10) + 1024};
+              row[g] = static_cast<float>(poisson_draw(c.library * ab[g], d));
+            }
+            return;
+          }
           const double* pa = prof + (static_cast<std::size_t>(c.type) * B + c.batch) * gs;
           const double* pb = c.doublet ? prof + (static_cast<std::size_t>(c.partner_type) * B + c.batch) * gs
                                        : nullptr;
@@ -292,24 +314,27 @@ io::CsrMatrix<float> SingleCellSimulator::rows(std::int64_t begin, std::int64_t 
   return m;
 }
 
-std::string SingleCellSimulator::barcode(std::int64_t i) const {
-  return "cell" + std::to_string(i) + "-" + std::to_string(cell(i).batch + 1);
+std::string SingleCellSimulator::barcode_of(std::int64_t i, const SimulatedCell& c) const {
+  return c.empty ? "empty" + std::to_string(i - cfg_.n_cells) + "-" + std::to_string(c.batch + 1)
+                 : "cell" + std::to_string(i) + "-" + std::to_string(c.batch + 1);
 }
+std::string SingleCellSimulator::barcode(std::int64_t i) const { return barcode_of(i, cell(i)); }
 std::string SingleCellSimulator::gene_name(std::int64_t g) const { return "gene" + std::to_string(g); }
 
 #ifdef DIFFBIO_ENABLE_HDF5
 io::DataFrame SingleCellSimulator::obs(std::int64_t begin, std::int64_t end) const {
-  DIFFBIO_EXPECTS(0 <= begin && begin <= end && end <= cfg_.n_cells,
+  DIFFBIO_EXPECTS(0 <= begin && begin <= end && end <= n_barcodes(),
                   "SingleCellSimulator::obs: range out of bounds");
   io::DataFrame df;
-  std::vector<std::int64_t> type, batch, dbl, partner;
+  std::vector<std::int64_t> type, batch, dbl, empty, partner;
   std::vector<double> rho, lib;
   for (std::int64_t i = begin; i < end; ++i) {
     const auto c = cell(i);
-    df.index.push_back("cell" + std::to_string(i) + "-" + std::to_string(c.batch + 1));
+    df.index.push_back(barcode_of(i, c));
     type.push_back(c.type);
     batch.push_back(c.batch);
     dbl.push_back(c.doublet ? 1 : 0);
+    empty.push_back(c.empty ? 1 : 0);
     partner.push_back(c.partner_type);
     rho.push_back(c.contamination);
     lib.push_back(c.library);
@@ -320,6 +345,7 @@ io::DataFrame SingleCellSimulator::obs(std::int64_t begin, std::int64_t end) con
   df.columns.push_back(io::Column::make_categorical("cell_type", type, tn));
   df.columns.push_back(io::Column::make_categorical("batch", batch, bn));
   df.columns.push_back(io::Column::make_boolean("is_doublet", dbl));
+  df.columns.push_back(io::Column::make_boolean("is_empty", empty));
   df.columns.push_back(io::Column::make_real("contamination", rho));
   df.columns.push_back(io::Column::make_real("true_library_size", lib));
   df.columns.push_back(io::Column::make_categorical("doublet_partner_type", partner, tn));
@@ -362,6 +388,9 @@ std::map<std::string, io::UnsValue> SingleCellSimulator::uns() const {
   u["sim_contamination_min"] = cfg_.contamination_min;
   u["sim_contamination_max"] = cfg_.contamination_max;
   u["sim_dispersion_log_mean"] = cfg_.dispersion_log_mean;
+  u["sim_n_empty"] = static_cast<std::int64_t>(cfg_.n_empty);
+  u["sim_empty_library_min"] = cfg_.empty_library_min;
+  u["sim_empty_library_max"] = cfg_.empty_library_max;
   return u;
 }
 #endif

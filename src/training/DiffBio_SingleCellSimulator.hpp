@@ -16,7 +16,13 @@
 ///  - library size L_i ~ logN(library_log_mean, library_log_sd) · batch depth factor;
 ///  - counts x_ig ~ NB(mean L_i((1 − ρ_i) p_{k_i b_i g} + ρ_i a_{b_i g}), θ_g);
 ///  - planted doublets (a fraction `doublet_rate`): the sum of the cell above and a second cell
-///    of a different type from the same batch (its own library size, same ρ).
+///    of a different type from the same batch (its own library size, same ρ);
+///  - empty droplets (`n_empty`, rows n_cells … n_cells + n_empty − 1 after the cells, as in a
+///    raw 10x matrix): barcodes holding only ambient RNA of their channel, library
+///    L ~ logU(empty_library_min, empty_library_max), x_g ~ Poisson(L a_bg). The cells here are
+///    shallow (median ≈ 200 UMIs), so the default range (5–25 UMIs) keeps empties ≥ 8× below
+///    the typical cell and below the cell-calling threshold, as in real data (cells: thousands
+///    of UMIs, empties: tens).
 ///
 /// Reproducibility: every random number is a Philox draw (DiffBio_Random.hpp) keyed by the seed
 /// and addressed by (role, global cell index, gene, draw), so cell i is the same cell whatever
@@ -59,6 +65,9 @@ struct SingleCellSimConfig {
   double dispersion_log_mean = 1.4; ///< log θ̄ (θ̄ ≈ 4)
   double dispersion_log_sd = 0.5;
   double type_weight_sd = 0.4;
+  std::int64_t n_empty = 0;         ///< empty droplets appended after the cells
+  double empty_library_min = 5;     ///< their expected UMIs, log-uniform in [min, max]
+  double empty_library_max = 25;
   std::uint64_t seed = 1;
   int scratch_rows = 512;           ///< rows per dense generation scratch block
 };
@@ -68,6 +77,7 @@ struct SimulatedCell {
   int type = 0;
   int batch = 0;
   bool doublet = false;
+  bool empty = false;          ///< an empty droplet (ambient RNA only; type −1, ρ = 1)
   int partner_type = -1;       ///< the second cell's type (doublets only)
   double contamination = 0;    ///< ρ_i
   double library = 0;          ///< expected total UMIs (both cells for a doublet)
@@ -79,11 +89,14 @@ class SingleCellSimulator {
 
   const SingleCellSimConfig& config() const { return cfg_; }
   std::int64_t n_cells() const { return cfg_.n_cells; }
+  /// Cells followed by the empty droplets: the rows of the raw matrix.
+  std::int64_t n_barcodes() const { return cfg_.n_cells + cfg_.n_empty; }
   std::int64_t n_genes() const { return cfg_.n_genes; }
 
-  /// Truth of global cell \p i (cheap: a handful of Philox draws).
+  /// Truth of global barcode \p i < n_barcodes() (cheap: a handful of Philox draws).
   SimulatedCell cell(std::int64_t i) const;
-  /// Counts of global rows [begin, end) as CSR (first_row = begin, column indices sorted).
+  /// Counts of global rows [begin, end) ⊆ [0, n_barcodes()) as CSR (first_row = begin, column
+  /// indices sorted).
   io::CsrMatrix<float> rows(std::int64_t begin, std::int64_t end) const;
 
   /// Expression profile p_kbg (Σ_g = 1) and ambient profile a_bg.
@@ -107,9 +120,10 @@ class SingleCellSimulator {
   std::string batch_name(int b) const { return "batch" + std::to_string(b); }
 
 #ifdef DIFFBIO_ENABLE_HDF5
-  /// obs truth columns of rows [begin, end): cell_type, batch (categorical), is_doublet
-  /// (boolean), contamination, true_library_size (real), doublet_partner_type (categorical, NA
-  /// for singlets); the index is the barcode.
+  /// obs truth columns of rows [begin, end): cell_type, batch (categorical), is_doublet,
+  /// is_empty (boolean), contamination, true_library_size (real), doublet_partner_type
+  /// (categorical, NA for singlets); cell_type is NA and contamination 1 for empty droplets;
+  /// the index is the barcode.
   io::DataFrame obs(std::int64_t begin, std::int64_t end) const;
   /// var: gene names; marker_of (categorical, NA for non-markers), dispersion, ambient (mean
   /// over batches), baseline expression.
@@ -119,6 +133,8 @@ class SingleCellSimulator {
 #endif
 
  private:
+  std::string barcode_of(std::int64_t i, const SimulatedCell& c) const;
+
   SingleCellSimConfig cfg_;
   std::vector<double> pi_, pi_cum_;     ///< [K] type proportions and their cumulative sums
   std::vector<double> theta_;           ///< [G]

@@ -105,5 +105,71 @@ def cmd_tenx_matches(h5_path, h5ad_path):
     print("OK", n, "cells identical")
 
 
+def cmd_doublets(path, min_auroc):
+    """The doublet score separates the simulator's planted doublets: sklearn's AUROC of
+    obs.doublet_score against obs.is_doublet is >= min_auroc and equals the logged uns value."""
+    import anndata
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    a = anndata.read_h5ad(path)
+    truth = np.asarray(a.obs["is_doublet"]).astype(bool)
+    auc = roc_auc_score(truth, a.obs["doublet_score"].values)
+    if abs(auc - float(a.uns["diffbio_doublet_auroc"])) > 1e-9:
+        fail(f"sklearn AUROC {auc} differs from uns diffbio_doublet_auroc {a.uns['diffbio_doublet_auroc']}")
+    if auc < float(min_auroc):
+        fail(f"doublet AUROC {auc:.4f} < {min_auroc} ({truth.sum()} doublets of {len(truth)} cells)")
+    print(f"OK doublet AUROC {auc:.4f} ({truth.sum()} doublets of {len(truth)} cells)")
+
+
+def cmd_cell_calling(in_path, out_path):
+    """`diffbio sc` drops the simulator's empty droplets (and keeps >= 99 % of the cells)."""
+    import anndata
+    import numpy as np
+    a_in, a_out = anndata.read_h5ad(in_path, backed="r"), anndata.read_h5ad(out_path)
+    empty_in = np.asarray(a_in.obs["is_empty"]).astype(bool)
+    if empty_in.sum() == 0:
+        fail("the input has no empty droplets")
+    if np.asarray(a_out.obs["is_empty"]).astype(bool).any():
+        fail("empty droplets reached the analysis")
+    cells_in = set(a_in.obs_names[~empty_in])
+    kept = len(cells_in & set(a_out.obs_names))
+    if kept < 0.99 * len(cells_in):
+        fail(f"only {kept} of {len(cells_in)} cells kept")
+    if int(a_out.uns["diffbio_n_empty_filtered"]) != a_in.n_obs - a_out.n_obs:
+        fail("uns diffbio_n_empty_filtered is wrong")
+    print(f"OK {empty_in.sum()} empty droplets removed, {kept} of {len(cells_in)} cells kept "
+          f"(min counts {float(a_out.uns['diffbio_min_counts']):.1f})")
+
+
+def cmd_vae(path, n_latent, min_ari):
+    """--embedding vae: obsm X_vae is the latent (= X_diffbio) and its clusters match the types."""
+    import anndata
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+    a = anndata.read_h5ad(path)
+    if "X_vae" not in a.obsm or a.obsm["X_vae"].shape != (a.n_obs, int(n_latent)):
+        fail(f"obsm X_vae missing or of the wrong shape: {list(a.obsm.keys())}")
+    if not np.array_equal(np.asarray(a.obsm["X_vae"]), np.asarray(a.obsm["X_diffbio"])):
+        fail("X_vae differs from X_diffbio")
+    single = ~np.asarray(a.obs["is_doublet"]).astype(bool)
+    ari = adjusted_rand_score(a.obs["cell_type"].values[single], a.obs["cluster"].values[single])
+    if ari < float(min_ari):
+        fail(f"ARI of the VAE clusters {ari:.4f} < {min_ari}")
+    print(f"OK X_vae {a.obsm['X_vae'].shape}, ARI (singlets) {ari:.4f}")
+
+
+def cmd_contamination(path):
+    """Ambient removal does not increase the per-cell contamination error: mean |rho_hat - rho|
+    <= mean rho (no correction)."""
+    import anndata
+    import numpy as np
+    a = anndata.read_h5ad(path)
+    est, true = a.obs["contamination"].values, a.obs["input_contamination"].values
+    mae, none = np.abs(est - true).mean(), np.abs(true).mean()
+    if not mae <= none:
+        fail(f"contamination MAE {mae:.4f} > no correction {none:.4f}")
+    print(f"OK contamination MAE {mae:.4f} (no correction {none:.4f})")
+
+
 if __name__ == "__main__":
     globals()["cmd_" + sys.argv[1]](*sys.argv[2:])

@@ -173,6 +173,62 @@ TEST(SingleCellSimulator, ChunkInvariant) {
   EXPECT_NE(SingleCellSimulator(cfg).rows(0, 50).data, whole.rows(0, 50).data);
 }
 
+TEST(SingleCellSimulator, EmptyDropletsHoldOnlyAmbientRna) {
+  auto cfg = small(400, 800);
+  const SingleCellSimulator plain(cfg);
+  cfg.n_empty = 3000;
+  cfg.scratch_rows = 129;
+  const SingleCellSimulator sim(cfg);
+  ASSERT_EQ(sim.n_barcodes(), 3400);
+  // the cells are the same cells with or without empty droplets
+  EXPECT_EQ(sim.rows(0, 400).data, plain.rows(0, 400).data);
+  EXPECT_EQ(sim.rows(0, 400).indices, plain.rows(0, 400).indices);
+  // truth: type NA, contamination 1, library in [min, max], batch in range
+  std::vector<double> per_batch(static_cast<std::size_t>(cfg.n_batches), 0.0);
+  for (std::int64_t i = 400; i < 3400; ++i) {
+    const auto c = sim.cell(i);
+    ASSERT_TRUE(c.empty);
+    EXPECT_FALSE(c.doublet);
+    EXPECT_EQ(c.type, -1);
+    EXPECT_EQ(c.contamination, 1.0);
+    EXPECT_GE(c.library, cfg.empty_library_min);
+    EXPECT_LE(c.library, cfg.empty_library_max);
+    per_batch[static_cast<std::size_t>(c.batch)] += 1;
+  }
+  for (double n : per_batch) EXPECT_GT(n, 800);
+  EXPECT_FALSE(sim.cell(399).empty);
+  // counts: Poisson(L a_b): the pooled empties of batch 0 follow that channel's ambient profile,
+  // and their UMIs follow the expected libraries
+  const auto m = sim.rows(400, 3400);
+  EXPECT_EQ(m.check(), "");
+  std::vector<double> pooled(static_cast<std::size_t>(cfg.n_genes), 0.0);
+  double umis = 0, expected = 0, pooled_total = 0;
+  for (std::int64_t r = 0; r < m.n_rows; ++r) {
+    const auto c = sim.cell(400 + r);
+    expected += c.library;
+    for (auto e = m.row_begin(r); e < m.row_end(r); ++e) {
+      umis += m.data[e];
+      if (c.batch == 0) pooled[static_cast<std::size_t>(m.indices[e])] += m.data[e], pooled_total += m.data[e];
+    }
+  }
+  EXPECT_NEAR(umis / expected, 1.0, 0.03);
+  double tv = 0;  // total variation distance between the pooled empties and the true ambient
+  for (std::int64_t g = 0; g < cfg.n_genes; ++g) tv += 0.5 * std::fabs(pooled[g] / pooled_total - sim.ambient(0, g));
+  EXPECT_LT(tv, 0.1) << "pooled UMIs " << pooled_total;
+  // a cell's profile is far from the ambient (the test above would notice a wrong profile)
+  double tv_cell = 0;
+  for (std::int64_t g = 0; g < cfg.n_genes; ++g) tv_cell += 0.5 * std::fabs(sim.profile(0, 0, g) - sim.ambient(0, g));
+  EXPECT_GT(tv_cell, 0.1);
+#ifdef DIFFBIO_ENABLE_HDF5
+  const auto obs = sim.obs(398, 402);
+  const auto* e = obs.find("is_empty");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->integer, (std::vector<std::int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(obs.find("cell_type")->integer[2], -1);
+  EXPECT_EQ(obs.index[2].rfind("empty0-", 0), 0u);
+#endif
+}
+
 TEST(SingleCellSimulator, RejectsBadConfigurations) {
   auto c = small();
   c.n_genes = 0;
@@ -183,6 +239,12 @@ TEST(SingleCellSimulator, RejectsBadConfigurations) {
   c = small();
   c.contamination_min = 0.3;
   c.contamination_max = 0.2;
+  EXPECT_THROW(SingleCellSimulator{c}, Error);
+  c = small();
+  c.n_empty = -1;
+  EXPECT_THROW(SingleCellSimulator{c}, Error);
+  c = small();
+  c.empty_library_min = 0;
   EXPECT_THROW(SingleCellSimulator{c}, Error);
 }
 
