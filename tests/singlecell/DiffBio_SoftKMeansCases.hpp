@@ -18,25 +18,6 @@
 namespace diffbio {
 namespace test {
 
-/// Like to_view, but allocated and filled on \p Exec: a Serial test never starts an OpenMP
-/// region (whose spinning workers slow single-threaded tests down on a busy machine).
-template <class View, class Exec, class T>
-View exec_view(const Exec& exec, const std::vector<T>& host, std::size_t n0, std::size_t n1 = 0) {
-  using V = typename View::non_const_value_type;
-  View v;
-  if constexpr (View::rank == 1) {
-    v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0);
-  } else {
-    v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0, n1);
-  }
-  auto h = Kokkos::create_mirror_view(Kokkos::HostSpace(), v);
-  V* p = h.data();  // contiguous (LayoutRight or rank 1)
-  for (std::size_t i = 0; i < host.size(); ++i) p[i] = static_cast<V>(host[i]);
-  Kokkos::deep_copy(exec, v, h);
-  exec.fence();
-  return v;
-}
-
 /// Points around K well-separated centres plus noise (no distance ties), with given masked rows.
 struct KMeansData {
   int N = 7, D = 3, K = 4;

@@ -19,23 +19,6 @@
 namespace diffbio {
 namespace test {
 
-template <class View, class Exec, class T>
-View vae_view(const Exec& exec, const std::vector<T>& host, std::size_t n0, std::size_t n1 = 0) {
-  using V = typename View::non_const_value_type;
-  View v;
-  if constexpr (View::rank == 1) {
-    v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0);
-  } else {
-    v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0, n1);
-  }
-  auto h = Kokkos::create_mirror_view(Kokkos::HostSpace(), v);
-  V* p = h.data();
-  for (std::size_t i = 0; i < host.size(); ++i) p[i] = static_cast<V>(host[i]);
-  Kokkos::deep_copy(exec, v, h);
-  exec.fence();
-  return v;
-}
-
 /// NB counts: cell i has type i % T and batch (i / T) % NB; each type has a gene program
 /// (log-fold 2 on its own block of genes), each batch a gene-wise log-fold effect of size
 /// `batch_effect`, libraries vary ×[0.5, 2].
@@ -111,16 +94,16 @@ struct VAECase {
     const Exec exec;
     std::vector<S> xs(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) xs[i] = make(i);
-    r.in.row_map = vae_view<Kokkos::View<std::int64_t*, M>>(exec, d.row_map, d.row_map.size());
-    r.in.entries = vae_view<Kokkos::View<std::int32_t*, M>>(exec, d.entries, d.entries.size());
-    r.in.values = vae_view<Kokkos::View<float*, M>>(exec, d.values, d.values.size());
-    r.in.batch = vae_view<Kokkos::View<int*, M>>(exec, d.batch, d.batch.size());
-    if (!rows.empty()) r.in.rows = vae_view<Kokkos::View<int*, M>>(exec, rows, rows.size());
-    if (!mask.empty()) r.in.mask = vae_view<Kokkos::View<std::uint8_t*, M>>(exec, mask, mask.size());
+    r.in.row_map = exec_view<Kokkos::View<std::int64_t*, M>>(exec, d.row_map, d.row_map.size());
+    r.in.entries = exec_view<Kokkos::View<std::int32_t*, M>>(exec, d.entries, d.entries.size());
+    r.in.values = exec_view<Kokkos::View<float*, M>>(exec, d.values, d.values.size());
+    r.in.batch = exec_view<Kokkos::View<int*, M>>(exec, d.batch, d.batch.size());
+    if (!rows.empty()) r.in.rows = exec_view<Kokkos::View<int*, M>>(exec, rows, rows.size());
+    if (!mask.empty()) r.in.mask = exec_view<Kokkos::View<std::uint8_t*, M>>(exec, mask, mask.size());
     if (!eps.empty())
-      r.in.eps = vae_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(exec, eps, B(), cfg.n_latent);
+      r.in.eps = exec_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(exec, eps, B(), cfg.n_latent);
     r.in.step = step;
-    r.params = vae_view<Kokkos::View<S*, M>>(exec, xs, xs.size());
+    r.params = exec_view<Kokkos::View<S*, M>>(exec, xs, xs.size());
     r.out = r.op.allocate_outputs(r.in, true, exec);
     r.ws = r.op.allocate_workspace(r.in);
     r.op.forward(exec, r.params, r.in, r.out, r.ws);
@@ -145,8 +128,8 @@ struct VAECase {
     const Exec exec;
     const int b = B(), L = cfg.n_latent;
     typename VAENormalizer<double, Exec>::OutputGrads dout{
-        vae_view<Kokkos::View<double*, M>>(exec, Vec(ybar.begin(), ybar.begin() + b), b),
-        vae_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, Vec(ybar.begin() + b, ybar.end()), b, L)};
+        exec_view<Kokkos::View<double*, M>>(exec, Vec(ybar.begin(), ybar.begin() + b), b),
+        exec_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, Vec(ybar.begin() + b, ybar.end()), b, L)};
     Kokkos::View<double*, M> dp(Kokkos::view_alloc("DiffBio::test::dp", exec), x.size());
     r.op.adjoint(exec, r.params, r.in, r.ws, dout, {}, dp);
     return flatten(dp);
@@ -160,8 +143,8 @@ struct VAECase {
     const Exec exec;
     const int b = B(), L = cfg.n_latent;
     typename VAENormalizer<S, Exec>::OutputGrads dout{
-        vae_view<Kokkos::View<S*, M>>(exec, Vec(ybar.begin(), ybar.begin() + b), b),
-        vae_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(exec, Vec(ybar.begin() + b, ybar.end()), b, L)};
+        exec_view<Kokkos::View<S*, M>>(exec, Vec(ybar.begin(), ybar.begin() + b), b),
+        exec_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(exec, Vec(ybar.begin() + b, ybar.end()), b, L)};
     Kokkos::View<accum_t<S>*, M> dp(Kokkos::view_alloc("DiffBio::test::dp", exec), x.size());
     r.op.adjoint(exec, r.params, r.in, r.ws, dout, {}, dp);
     Vec y = outputs(r.out, [](S v) { return static_cast<double>(v); });
