@@ -152,6 +152,9 @@ void add_chain_options(Command& c, ScOptions& o) {
   add(c, "ambient-steps", o.ambient_steps, "Adam steps of the contamination fit");
   add(c, "ambient-rho", o.ambient_rho,
       "sc: 'channel' (one contamination fraction per batch, as SoupX) or 'cell' (one per cell)");
+  add(c, "ambient-off-ratio", o.ambient_off_ratio,
+      "genes whose cluster counts are below this fraction of their ambient-predicted level are off in "
+      "that cluster: their counts estimate the contamination (SoupX-style)");
   add(c, "doublet-k", o.doublet_k, "neighbours of the doublet score");
   add(c, "doublet-ratio", o.doublet_ratio, "simulated doublets per cell");
   add(c, "doublet-threshold", o.doublet_threshold, "threshold on the doublet score");
@@ -182,6 +185,9 @@ void add_sc_commands(CLI::App& app, CommandList& list) {
     add(c, "contamination-min", o->sim.contamination_min, "minimum ambient fraction per cell");
     add(c, "contamination-max", o->sim.contamination_max, "maximum ambient fraction per cell");
     add(c, "dispersion-log-mean", o->sim.dispersion_log_mean, "log of the typical NB dispersion");
+    add(c, "restricted-fraction", o->sim.restricted_fraction,
+        "fraction of genes expressed in one cell type only (off elsewhere, e.g. haemoglobin genes)");
+    add(c, "off-expression", o->sim.off_expression, "expression factor of a restricted gene outside its type");
     add(c, "seed", o->sim.seed, "random seed (cell i is the same for any chunking or rank count)");
     add(c, "chunk", o->chunk, "cells generated and written per block");
     add(c, "empty-droplets", o->empty,

@@ -667,26 +667,34 @@ void set_log_tau(ScState& s, double tau) {
 
 // ------------------------------------------------------------------------------ QC stages
 
-/// Pooled per-cluster profiles Σ_{i∈k} max(x_ig − ρ_i n_i a_g, 0) + ε, normalised (all ranks).
+/// Pooled per-cluster profiles max(Σ_{i∈k} x_ig − Σ_{i∈k} ρ_i n_i a_g, 0) + ε, normalised (all
+/// ranks). The ambient counts are removed from the cluster sums, not clipped per cell: a cell's
+/// expected ambient count of a gene is mostly < 1, so per-cell max(x − r, 0) would leave almost
+/// all of it (a gene that is off in the cluster would keep its ambient level, and ρ would not be
+/// identifiable from the profiles).
 std::vector<double> pooled_profiles(const ScState& s, const Comm& comm, const std::vector<int>& labels) {
   const int G = s.G, K = s.K;
-  std::vector<double> P(static_cast<std::size_t>(K) * G, 0.0);
+  std::vector<double> P(static_cast<std::size_t>(K) * G + K, 0.0);  // + Σ_{i∈k} ρ_i n_i
   for (std::int64_t i = 0; i < s.N; ++i) {
     const int k = labels[i];
     if (k < 0) continue;
-    const double rn = s.rho.empty() ? 0.0 : s.rho[i] * s.n_counts[i];
-    for (auto e = s.counts.row_begin(i); e < s.counts.row_end(i); ++e) {
-      const auto g = s.counts.indices[static_cast<std::size_t>(e)];
-      const double v = s.counts.data[static_cast<std::size_t>(e)] - (s.rho.empty() ? 0.0 : rn * s.ambient_profile[g]);
-      P[static_cast<std::size_t>(k) * G + g] += v > 0 ? v : 0.0;
-    }
+    if (!s.rho.empty()) P[static_cast<std::size_t>(K) * G + k] += s.rho[i] * s.n_counts[i];
+    for (auto e = s.counts.row_begin(i); e < s.counts.row_end(i); ++e)
+      P[static_cast<std::size_t>(k) * G + s.counts.indices[static_cast<std::size_t>(e)]] +=
+          s.counts.data[static_cast<std::size_t>(e)];
   }
   comm.allreduce_sum(P.data(), P.size());
   for (int k = 0; k < K; ++k) {
+    const double amb = P[static_cast<std::size_t>(K) * G + k];
     double t = 0;
-    for (int g = 0; g < G; ++g) t += (P[static_cast<std::size_t>(k) * G + g] += 0.01);
+    for (int g = 0; g < G; ++g) {
+      double& v = P[static_cast<std::size_t>(k) * G + g];
+      v = (amb > 0 ? std::max(v - amb * s.ambient_profile[g], 0.0) : v) + 0.01;
+      t += v;
+    }
     for (int g = 0; g < G; ++g) P[static_cast<std::size_t>(k) * G + g] /= t;
   }
+  P.resize(static_cast<std::size_t>(K) * G);
   return P;
 }
 
@@ -717,6 +725,88 @@ std::string estimate_ambient_profile(ScState& s, const Comm& comm) {
   return use_low ? std::to_string(static_cast<long long>(n_low)) + " barcodes below " +
                        fmt("%.1f", s.o.ambient_max_library > 0 ? s.o.ambient_max_library : s.min_counts) + " UMIs"
                  : "the pooled profile of all cells";
+}
+
+/// SoupX-style contamination from genes that are off in a cluster. With cluster counts C_kg,
+/// cluster UMIs N_k and ambient fractions a_g, an off gene's counts are all ambient, so
+/// C_kg ≈ ρ_k N_k a_g: genes with C_kg / (N_k a_g) < --ambient-off-ratio (and enough expected
+/// ambient counts to tell, N_k a_g ≥ 20) are off, and ρ_k = Σ_off C_kg / (N_k Σ_off a_g). Per cell,
+/// the off-gene counts c_i ~ Poisson(ρ_i e_i), e_i = n_i Σ_off a_g, are a few UMIs at most, so ρ_i
+/// is the posterior mean under a gamma prior with the cluster's mean ρ_k and its between-cell
+/// variance (method of moments, Poisson noise removed): (α + c_i) / (β + e_i). Without off genes
+/// (a homogeneous sample) ρ stays unset and the Poisson fit starts from its default. Returns the
+/// number of clusters with off genes.
+int estimate_rho_from_off_genes(ScState& s, const Comm& comm, const std::vector<int>& labels) {
+  const int G = s.G, K = s.K;
+  const std::size_t kg = static_cast<std::size_t>(K) * G;
+  std::vector<double> acc(kg + K, 0.0);  // C_kg, N_k
+  for (std::int64_t i = 0; i < s.N; ++i) {
+    const int k = labels[i];
+    if (k < 0) continue;
+    acc[kg + k] += s.n_counts[i];
+    for (auto e = s.counts.row_begin(i); e < s.counts.row_end(i); ++e)
+      acc[static_cast<std::size_t>(k) * G + s.counts.indices[static_cast<std::size_t>(e)]] +=
+          s.counts.data[static_cast<std::size_t>(e)];
+  }
+  comm.allreduce_sum(acc.data(), acc.size());
+  std::vector<char> off(kg, 0);
+  std::vector<double> off_ambient(K, 0.0), rho_k(K, -1.0);
+  int n_with = 0;
+  for (int k = 0; k < K; ++k) {
+    const double Nk = acc[kg + k];
+    double c = 0, a = 0;
+    for (int g = 0; g < G; ++g) {
+      const double expected = Nk * s.ambient_profile[g];
+      const std::size_t j = static_cast<std::size_t>(k) * G + g;
+      if (expected >= 20 && acc[j] < s.o.ambient_off_ratio * expected) {
+        off[j] = 1;
+        c += acc[j];
+        a += s.ambient_profile[g];
+      }
+    }
+    off_ambient[k] = a;
+    if (a > 0) {
+      rho_k[k] = std::min(0.99, std::max(1e-4, c / (Nk * a)));
+      ++n_with;
+    }
+  }
+  if (n_with == 0) return 0;
+  // clusters without off genes: the UMI-weighted mean of the others
+  double num = 0, den = 0;
+  for (int k = 0; k < K; ++k)
+    if (rho_k[k] >= 0) num += rho_k[k] * acc[kg + k], den += acc[kg + k];
+  const double rho_all = num / den;
+  // per-cell counts and exposures of the cluster's off genes
+  std::vector<double> c(static_cast<std::size_t>(s.N), 0.0), e(static_cast<std::size_t>(s.N), 0.0);
+  // E[(c − ρ_k e)² − ρ_k e] = var · e²: the exposure-weighted moment estimate of var
+  std::vector<double> mom(2 * static_cast<std::size_t>(K), 0.0);  // Σ((c − ρe)² − ρe), Σe²
+  for (std::int64_t i = 0; i < s.N; ++i) {
+    const int k = labels[i];
+    if (k < 0 || rho_k[k] < 0) continue;
+    for (auto x = s.counts.row_begin(i); x < s.counts.row_end(i); ++x)
+      if (off[static_cast<std::size_t>(k) * G + s.counts.indices[static_cast<std::size_t>(x)]])
+        c[i] += s.counts.data[static_cast<std::size_t>(x)];
+    e[i] = s.n_counts[i] * off_ambient[k];
+    if (e[i] > 0) {
+      const double d = c[i] - rho_k[k] * e[i];
+      mom[k] += d * d - rho_k[k] * e[i];
+      mom[K + k] += e[i] * e[i];
+    }
+  }
+  comm.allreduce_sum(mom.data(), mom.size());
+  s.rho.assign(static_cast<std::size_t>(s.N), rho_all);
+  for (std::int64_t i = 0; i < s.N; ++i) {
+    const int k = labels[i];
+    if (k < 0 || rho_k[k] < 0 || e[i] <= 0) {
+      if (k >= 0 && rho_k[k] >= 0) s.rho[i] = rho_k[k];
+      continue;
+    }
+    // between-cell variance, at least (ρ_k / 10)² so a noisy moment cannot pin every cell to ρ_k
+    const double var = std::max(mom[k] / mom[K + k], 0.01 * rho_k[k] * rho_k[k]);
+    const double beta = rho_k[k] / var, alpha = rho_k[k] * beta;
+    s.rho[i] = std::min(0.99, std::max(1e-4, (alpha + c[i]) / (beta + e[i])));
+  }
+  return n_with;
 }
 
 /// Ambient inputs for cluster profiles P and local labels.
@@ -1157,10 +1247,23 @@ int run_sc_pipeline(const ScOptions& o_in, const Comm& comm) {
     run_collectively(comm, [&] {
       const auto src = estimate_ambient_profile(s, comm);
       AmbientRun a;
-      for (int round = 0; round < 2; ++round) {  // profiles with the previous ρ removed
+      // ρ from the genes that are off in each cluster, then the Poisson fit against cluster
+      // profiles with the current ambient estimate removed (off genes ≈ 0 there, which is what
+      // makes ρ identifiable), rounds re-pooling the profiles with the refined ρ.
+      const int n_off = estimate_rho_from_off_genes(s, comm, labels);
+      if (n_off > 0) {
+        const auto off_rep = contamination_report(s, comm);
+        log_line(comm, "sc: contamination from the off genes of " + std::to_string(n_off) + "/" + std::to_string(s.K) +
+                           " clusters" + (off_rep.empty() ? "" : ": " + off_rep));
+      } else {
+        log_line(comm, "sc: no cluster has off genes (below --ambient-off-ratio): the Poisson fit starts from its default");
+      }
+      for (int round = 0; round < 2; ++round) {
         const auto P = pooled_profiles(s, comm, labels);
         setup_ambient(s, a, P, labels, /*hard=*/true, s.rho);
         fit_rho(s, comm, a, o.ambient_steps, 0.1, o.ambient_rho == "channel");
+        const auto r = contamination_report(s, comm);
+        if (!r.empty()) log_line(comm, "sc: Poisson fit round " + std::to_string(round + 1) + ": " + r);
       }
       s.values = a.out.corrected;
       embed(s, s.values, em);
@@ -1299,8 +1402,10 @@ int run_sc_train(const ScOptions& o_in, const Comm& comm) {
     }
     if (o.ambient) {
       estimate_ambient_profile(s, comm);
+      // start ρ at the off-gene estimate, with the cluster profiles cleaned of it (as in sc)
+      estimate_rho_from_off_genes(s, comm, classic_labels);
       const auto P = pooled_profiles(s, comm, classic_labels);
-      setup_ambient(s, a, P, classic_labels, /*hard=*/false, {});
+      setup_ambient(s, a, P, classic_labels, /*hard=*/false, s.rho);
     }
   });
   Exec exec;

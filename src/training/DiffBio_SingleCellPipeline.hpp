@@ -5,8 +5,11 @@
 ///   counts (.h5ad / 10x, this rank's rows, read in chunks)
 ///     → cell calling: barcodes below --min-counts UMIs are empty droplets (their summed counts
 ///       are the ambient profile; they are not analysed further)
-///     → QC: n_counts, n_genes; AmbientRemoval (ρ per channel — or per cell, --ambient-rho cell —
-///       against the empty droplets' ambient profile, Poisson likelihood with cluster profiles);
+///     → QC: n_counts, n_genes; AmbientRemoval (ρ initialised SoupX-style from the genes that
+///       are off in each cluster — counts far below their ambient-predicted level — with a
+///       per-cell gamma–Poisson posterior, then refined per channel — or per cell,
+///       --ambient-rho cell — by the Poisson likelihood against the empty droplets' ambient
+///       profile and cluster profiles with the current ambient estimate removed);
 ///       DoubletScorer (simulated doublets: merged sums of two cells' counts as fed to the
 ///       embedding, same normalisation and projection, kNN)
 ///     → NormalizeLog1p → SparsePCA (W fitted on a rank-independent row sample)
@@ -17,8 +20,9 @@
 ///     → .h5ad (obs / obsm / var / uns), written atomically by rank 0.
 ///
 /// Inference (`diffbio sc`): the classic chain (log-normalise → PCA → k-means++ + Lloyd) gives
-/// the clusters whose pooled profiles q feed AmbientRemoval; ρ is fitted per cell (Adam on the
-/// Poisson NLL), the corrected counts go through the same normalisation and projection and are
+/// the clusters whose off genes give the initial ρ and whose pooled, ambient-removed profiles q
+/// feed AmbientRemoval; ρ is refined by Adam on the Poisson NLL (two rounds re-pooling q), the
+/// corrected counts go through the same normalisation and projection and are
 /// clustered again; the doublet score is computed on the final embedding. With --model (from
 /// `sc train`) the learned W, μ, batch offsets and centroids are used instead. --classic runs
 /// only the classic chain (no ambient correction, no doublet scoring).
@@ -87,6 +91,10 @@ struct ScOptions {
                                    ///< else the pooled profile of all cells)
   int ambient_steps = 40;          ///< Adam steps of the ρ fit (inference)
   std::string ambient_rho = "channel";  ///< sc: "channel" (one ρ per batch, as SoupX) or "cell"
+  double ambient_off_ratio = 0.15; ///< a gene is off in a cluster (its counts there are ambient)
+                                   ///< when cluster counts / (cluster UMIs · ambient fraction) < this;
+                                   ///< must exceed the contamination (≈ ρ for off genes) but stay
+                                   ///< below partly expressed genes (0.2 or more: impure clusters)
   int doublet_k = 15;
   double doublet_ratio = 0.5;      ///< simulated doublets per real cell
   double doublet_threshold = 0.5;  ///< initial / inference threshold on the doublet score

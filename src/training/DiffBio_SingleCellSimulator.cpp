@@ -15,7 +15,7 @@ namespace {
 
 // Roles of the Philox key: one independent stream family per kind of randomness, so adding a
 // draw to one role never shifts another.
-enum Role : std::uint64_t { genes = 1, markers, batches, cells, counts_a, counts_b, empties };
+enum Role : std::uint64_t { genes = 1, markers, batches, cells, counts_a, counts_b, empties, restricted };
 
 CounterRng rng(std::uint64_t seed, Role role, std::uint64_t stream) {
   return CounterRng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(role), stream);
@@ -171,6 +171,18 @@ SingleCellSimulator::SingleCellSimulator(const SingleCellSimConfig& cfg) : cfg_(
     }
   }
 
+  // Type-restricted genes (haemoglobin-like): off, × off_expression, outside their one type. Their
+  // own stream family, so the other parameters are those of a simulation without them.
+  if (!(cfg.restricted_fraction >= 0 && cfg.restricted_fraction <= 1) ||
+      !(cfg.off_expression >= 0 && cfg.off_expression <= 1))
+    throw Error(ExitCode::usage, "simulate-sc: restricted fraction and off expression must be in [0, 1]");
+  restricted_to_.assign(g_n, -1);
+  for (std::size_t g = 0; g < g_n; ++g) {
+    const auto r = rng(cfg.seed, restricted, g);
+    if (r.uniform(0) < cfg.restricted_fraction)
+      restricted_to_[g] = std::min(K - 1, static_cast<int>(r.uniform(1) * K));
+  }
+
   // Batches: gene-wise effects and depth.
   batch_effect_.resize(static_cast<std::size_t>(B) * g_n);
   batch_depth_.resize(static_cast<std::size_t>(B));
@@ -189,7 +201,8 @@ SingleCellSimulator::SingleCellSimulator(const SingleCellSimConfig& cfg) : cfg_(
       double* p = &profile_[(static_cast<std::size_t>(k) * B + b) * g_n];
       double s = 0;
       for (std::size_t g = 0; g < g_n; ++g) {
-        p[g] = base_[g] * std::exp(lfc[k * g_n + g]) * batch_effect_[b * g_n + g];
+        p[g] = base_[g] * std::exp(lfc[k * g_n + g]) * batch_effect_[b * g_n + g] *
+               (restricted_to_[g] >= 0 && restricted_to_[g] != k ? cfg.off_expression : 1.0);
         s += p[g];
       }
       for (std::size_t g = 0; g < g_n; ++g) {
@@ -354,11 +367,12 @@ io::DataFrame SingleCellSimulator::obs(std::int64_t begin, std::int64_t end) con
 
 io::DataFrame SingleCellSimulator::var() const {
   io::DataFrame df;
-  std::vector<std::int64_t> marker;
+  std::vector<std::int64_t> marker, restricted_type;
   std::vector<double> disp, amb, base;
   for (std::int64_t g = 0; g < cfg_.n_genes; ++g) {
     df.index.push_back(gene_name(g));
     marker.push_back(marker_of(g));
+    restricted_type.push_back(restricted_to(g));
     disp.push_back(dispersion(g));
     double a = 0;
     for (int b = 0; b < cfg_.n_batches; ++b) a += ambient(b, g) / cfg_.n_batches;
@@ -368,6 +382,7 @@ io::DataFrame SingleCellSimulator::var() const {
   std::vector<std::string> tn;
   for (int k = 0; k < cfg_.n_types; ++k) tn.push_back(type_name(k));
   df.columns.push_back(io::Column::make_categorical("marker_of", marker, tn));
+  df.columns.push_back(io::Column::make_categorical("restricted_to", restricted_type, tn));
   df.columns.push_back(io::Column::make_real("true_dispersion", disp));
   df.columns.push_back(io::Column::make_real("true_ambient", amb));
   df.columns.push_back(io::Column::make_real("true_baseline", base));
@@ -388,6 +403,8 @@ std::map<std::string, io::UnsValue> SingleCellSimulator::uns() const {
   u["sim_contamination_min"] = cfg_.contamination_min;
   u["sim_contamination_max"] = cfg_.contamination_max;
   u["sim_dispersion_log_mean"] = cfg_.dispersion_log_mean;
+  u["sim_restricted_fraction"] = cfg_.restricted_fraction;
+  u["sim_off_expression"] = cfg_.off_expression;
   u["sim_n_empty"] = static_cast<std::int64_t>(cfg_.n_empty);
   u["sim_empty_library_min"] = cfg_.empty_library_min;
   u["sim_empty_library_max"] = cfg_.empty_library_max;

@@ -8,9 +8,13 @@
 ///  - cell types k < K with proportions π ∝ exp(N(0, type_weight_sd)); each type has a marker
 ///    module of `markers_per_type` genes up-regulated by a log-fold change
 ///    lfc_kg = marker_lfc · (0.5 + U) (modules may overlap);
+///  - type-restricted genes (a fraction `restricted_fraction`, each assigned to one random type,
+///    like haemoglobin genes of erythrocytes): in every other type their expression is multiplied
+///    by `off_expression` (≈ off), so in cells of those types their counts are ambient RNA — the
+///    genes SoupX-style contamination estimation relies on;
 ///  - batches b < B with gene-wise multiplicative effects exp(N(0, batch_sd)) and a batch depth
 ///    factor exp(N(0, batch_depth_sd));
-///  - the expression profile p_kbg ∝ exp(a_g + lfc_kg) · batch_bg (Σ_g p = 1);
+///  - the expression profile p_kbg ∝ exp(a_g + lfc_kg) · batch_bg · off_kg (Σ_g p = 1);
 ///  - ambient RNA of batch b (one channel per batch) a_bg = Σ_k π_k p_kbg, the mean expression of
 ///    that channel's population; each cell's contamination fraction ρ_i ~ U(ρ_min, ρ_max);
 ///  - library size L_i ~ logN(library_log_mean, library_log_sd) · batch depth factor;
@@ -65,6 +69,8 @@ struct SingleCellSimConfig {
   double dispersion_log_mean = 1.4; ///< log θ̄ (θ̄ ≈ 4)
   double dispersion_log_sd = 0.5;
   double type_weight_sd = 0.4;
+  double restricted_fraction = 0.1; ///< genes expressed in one type only (off in the others)
+  double off_expression = 0.01;     ///< their expression factor outside that type
   std::int64_t n_empty = 0;         ///< empty droplets appended after the cells
   double empty_library_min = 5;     ///< their expected UMIs, log-uniform in [min, max]
   double empty_library_max = 25;
@@ -110,6 +116,8 @@ class SingleCellSimulator {
   double type_weight(int type) const { return pi_[static_cast<std::size_t>(type)]; }
   /// The first type whose marker module contains \p gene, or −1.
   int marker_of(std::int64_t gene) const { return marker_of_[static_cast<std::size_t>(gene)]; }
+  /// The one type expressing a type-restricted \p gene, or −1 (expressed in every type).
+  int restricted_to(std::int64_t gene) const { return restricted_to_[static_cast<std::size_t>(gene)]; }
   double batch_effect(int batch, std::int64_t gene) const {
     return batch_effect_[static_cast<std::size_t>(batch) * cfg_.n_genes + gene];
   }
@@ -125,7 +133,7 @@ class SingleCellSimulator {
   /// (categorical, NA for singlets); cell_type is NA and contamination 1 for empty droplets;
   /// the index is the barcode.
   io::DataFrame obs(std::int64_t begin, std::int64_t end) const;
-  /// var: gene names; marker_of (categorical, NA for non-markers), dispersion, ambient (mean
+  /// var: gene names; marker_of, restricted_to (categorical, NA for none), dispersion, ambient (mean
   /// over batches), baseline expression.
   io::DataFrame var() const;
   /// The simulation parameters as scalar uns entries ("sim_*").
@@ -144,6 +152,7 @@ class SingleCellSimulator {
   std::vector<double> profile_;         ///< [K×B×G]
   std::vector<double> ambient_;         ///< [B×G]
   std::vector<int> marker_of_;          ///< [G]
+  std::vector<int> restricted_to_;      ///< [G]
 };
 
 }  // namespace diffbio

@@ -39,13 +39,14 @@ set(_check ${PROJECT_SOURCE_DIR}/tests/parallel/run_app_check.cmake)
 set(_py ${_scp_python}|${_scp_dir}/sc_check.py)
 set(_env OMP_PROC_BIND=false OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1)
 # Small, fast problem: 1500 cells (+ 750 empty droplets, as in a raw matrix) x 600 genes, 8 types,
-# 3 batches, weaker markers (lfc 1.5) so the classic chain is clearly imperfect (ARI ≈ 0.4; joint
-# training ≈ 0.66).
+# 3 batches, weaker markers (lfc 1.5) so the classic chain is clearly imperfect (ARI 0.48; joint
+# training 0.77), 10 % type-restricted genes (the simulator default).
 set(_sim simulate-sc|--cells|1500|--genes|600|--marker-lfc|1.5|--seed|1)
 set(_chain --clusters|8|--pcs|20)
 
 function(_scp_test name)
-  cmake_parse_arguments(A "" "FIXTURES_SETUP;FIXTURES_REQUIRED;PROCESSORS" "DEFS" ${ARGN})
+  # fixtures are lists ("scp_data;scp_train" arrives as two arguments): multi-value keywords
+  cmake_parse_arguments(A "" "PROCESSORS" "FIXTURES_SETUP;FIXTURES_REQUIRED;DEFS" ${ARGN})
   add_test(NAME sc_pipeline.${name} COMMAND ${CMAKE_COMMAND} ${A_DEFS} -P ${_check})
   set_tests_properties(sc_pipeline.${name} PROPERTIES LABELS "app;sc_pipeline" ENVIRONMENT "${_env}" TIMEOUT 120)
   if(A_FIXTURES_SETUP)
@@ -85,9 +86,12 @@ _scp_test(sc_cell_calling FIXTURES_REQUIRED scp_out DEFS
 # Doublet detection against the planted doublets (sklearn's AUROC >= 0.9; 0.95 measured).
 _scp_test(sc_doublet_auroc FIXTURES_REQUIRED scp_out DEFS
   "-DCMD=${_py}|doublets|${_w}/sc/out.h5ad|0.9" "-DSTDOUT_REGEX=^OK")
-# Ambient removal with the profile from the empty droplets does not increase the error.
+# Ambient removal (profile from the empty droplets, ρ from the genes that are off in each cluster,
+# then the per-channel Poisson fit) clearly reduces the per-cell contamination error: mean
+# |ρ̂ − ρ| ≤ 0.6 × mean ρ (measured 0.46×: 0.051 vs 0.110; a constant at the true mean would
+# give 0.045, so this is the level, not per-cell resolution).
 _scp_test(sc_contamination FIXTURES_REQUIRED scp_out DEFS
-  "-DCMD=${_py}|contamination|${_w}/sc/out.h5ad" "-DSTDOUT_REGEX=^OK")
+  "-DCMD=${_py}|contamination|${_w}/sc/out.h5ad|0.6" "-DSTDOUT_REGEX=^OK")
 
 # --embedding vae: the VAENormalizer latent as the embedding (classic chain on this set: ARI ≈ 0.48;
 # measured with 60 epochs: 0.96).

@@ -116,6 +116,32 @@ TEST(SingleCellSimulator, TruthIsComplete) {
 #endif
 }
 
+// Type-restricted genes are off (× off_expression relative to their own type, batch and
+// marker effects aside) in every other type, so their counts there are ambient RNA only.
+TEST(SingleCellSimulator, RestrictedGenesAreOffInOtherTypes) {
+  auto cfg = small(0, 3000);
+  cfg.markers_per_type = 0;  // no marker fold changes: off genes differ only by off_expression
+  const SingleCellSimulator sim(cfg);
+  int restricted = 0;
+  for (int g = 0; g < 3000; ++g) {
+    const int k = sim.restricted_to(g);
+    if (k < 0) continue;
+    ++restricted;
+    ASSERT_LT(k, cfg.n_types);
+    const int j = (k + 1) % cfg.n_types;
+    // profiles are normalised per type: compare ratios to an unrestricted reference gene
+    int ref = 0;
+    while (sim.restricted_to(ref) >= 0) ++ref;
+    const double rk = sim.profile(k, 0, g) / sim.profile(k, 0, ref);
+    const double rj = sim.profile(j, 0, g) / sim.profile(j, 0, ref);
+    EXPECT_NEAR(rj / rk, cfg.off_expression, 1e-9 * cfg.off_expression) << "gene " << g;
+  }
+  EXPECT_NEAR(restricted / 3000.0, cfg.restricted_fraction, 0.02);
+  cfg.restricted_fraction = 0;
+  const SingleCellSimulator none(cfg);
+  for (int g = 0; g < 3000; ++g) ASSERT_EQ(none.restricted_to(g), -1);
+}
+
 TEST(SingleCellSimulator, NegativeBinomialMoments) {
   // One type, one batch, no contamination, no doublets, equal libraries: counts of gene g are
   // NB(L p_g, θ_g): check mean and variance μ + μ²/θ over many cells for a few expressed genes.
