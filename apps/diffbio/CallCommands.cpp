@@ -16,6 +16,7 @@
 #include <DiffBio_VariantCaller.hpp>
 #include <DiffBio_Vcf.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -128,15 +129,21 @@ int run_call(const CallOptions& o, const Comm& comm) {
   const auto rs = regions_of(o.region, o.bed, o.bam);
   if (rs.empty()) throw Error(ExitCode::usage, "call: --region or --bed is required");
   const auto t0 = std::chrono::steady_clock::now();
-  const CallerModel model = load_caller_model(o.model);
-  const int halo = std::max(model.config.window, model.config.pileup.max_offset);
+  // Several models (comma-separated): their posteriors are averaged (a seed ensemble).
+  std::vector<CallerModel> models;
+  int halo = 0;
+  for (const auto& path : split_list(o.model)) {
+    models.push_back(load_caller_model(path));
+    halo = std::max({halo, models.back().config.window, models.back().config.pileup.max_offset});
+  }
+  if (models.empty()) throw Error(ExitCode::usage, "call: --model is empty");
   std::vector<io::VcfVariant> truth;
   if (!o.truth.empty()) truth = io::read_vcf(o.truth);
   auto regions = load_regions(o, rs, halo, comm, "call");
   std::vector<io::VcfCall> calls;
   std::vector<io::Region> resolved;
   for (const auto& R : regions) {
-    const auto c = predict_calls(model, R);
+    const auto c = predict_calls(models, R);
     calls.insert(calls.end(), c.begin(), c.end());
     resolved.push_back(R.region);
   }
@@ -294,7 +301,7 @@ void add_call_commands(CLI::App& app, CommandList& list) {
   auto* call_cli = app.add_subcommand(
       "call", "apply a trained variant caller: BAM/CRAM + FASTA + region/BED -> VCF (GT GQ PL AD DP QUAL)");
   auto& c = new_command(list, call_cli, "call");
-  add(c, "model", co->model, "HDF5 model written by `diffbio call train`");
+  add(c, "model", co->model, "HDF5 model written by `diffbio call train` (comma-separated: posteriors averaged)");
   add(c, "out", co->out, "output VCF (.vcf or .vcf.gz; written atomically, sorted)");
   add(c, "sample", co->sample, "sample name of the VCF column");
   add(c, "truth", co->truth, "optional truth VCF: print precision/recall/F1 of the calls");

@@ -162,6 +162,43 @@ bool in_regions(const std::string& contig, std::int64_t pos, const std::vector<i
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+namespace {
+
+// log P(reads | 0/0, 0/1, 1/1) of the SNP (ref base ri, alt base ai) at pileup row `row`: the
+// classic per-read model (samtools/bcftools): a read is wrong with probability
+// e = max(10^(−BQ/10), 10^(−MQ/10)) (clipped to [1e−5, 3/4]) and then shows one of the three other
+// bases uniformly; a heterozygote draws either allele with probability 1/2. Reads with a third
+// base count through their error term; N and deletions carry no base evidence.
+std::array<double, 3> snp_genotype_log_likelihoods(const io::PileupBatch& B, int row, int ri, int ai) {
+  namespace pe = io::pileup_entry;
+  std::array<double, 3> ll{{0.0, 0.0, 0.0}};
+  for (int e = B.offsets[row]; e < B.offsets[row + 1]; ++e) {
+    const std::uint32_t x = B.entries[e];
+    const int ch = pe::channel(x);
+    if (ch > 3) continue;
+    const double eb = std::pow(10.0, -0.1 * pe::base_quality(x));
+    const double em = std::pow(10.0, -0.1 * pe::mapping_quality(x));
+    const double err = std::min(0.75, std::max(1e-5, std::max(eb, em)));
+    const double p_ref = ch == ri ? 1.0 - err : err / 3.0;
+    const double p_alt = ch == ai ? 1.0 - err : err / 3.0;
+    ll[0] += std::log(p_ref);
+    ll[1] += std::log(0.5 * (p_ref + p_alt));
+    ll[2] += std::log(p_alt);
+  }
+  return ll;
+}
+
+// The same for an indel allele seen in k of n reads: a read shows the allele it carries except
+// with a fixed indel error rate (reads carry no per-indel quality here).
+std::array<double, 3> indel_genotype_log_likelihoods(int n, int k) {
+  constexpr double err = 0.01;
+  k = std::min(k, n);
+  return {{k * std::log(err) + (n - k) * std::log1p(-err), n * std::log(0.5),
+           k * std::log1p(-err) + (n - k) * std::log(err)}};
+}
+
+}  // namespace
+
 CandidateRegion find_candidates(const std::string& bam_path, const std::string& reference_path,
                                 const io::Region& region, const io::PileupOptions& options,
                                 const CandidateConfig& cfg, int halo) {
@@ -215,8 +252,8 @@ CandidateRegion find_candidates(const std::string& bam_path, const std::string& 
                            (n >= 1 && n >= cfg.min_single_fraction * depth));
     };
     bool keep = false;
+    int best = -1;  // most frequent non-reference base
     if (ri >= 0) {
-      int best = -1;
       for (int b = 0; b < 4; ++b)
         if (b != ri && (best < 0 || cnt[b] > cnt[best])) best = b;
       c.snp_alt = bases[best];
@@ -229,8 +266,11 @@ CandidateRegion find_candidates(const std::string& bam_path, const std::string& 
       c.indel_alt = it->second.first.alt;
       c.indel_count = it->second.second;
       keep = keep || enough(c.indel_count);
+      c.indel_gl = indel_genotype_log_likelihoods(depth, c.indel_count);
     }
-    if (keep) out.candidates.push_back(c);
+    if (!keep) continue;
+    if (ri >= 0) c.snp_gl = snp_genotype_log_likelihoods(B, row, ri, best);
+    out.candidates.push_back(c);
   }
   return out;
 }
@@ -349,7 +389,19 @@ using Classifier = VariantClassifier<Scalar, Exec>;
 using Matrix = Kokkos::View<Scalar**, Kokkos::LayoutRight, Mem>;
 
 using Features = CandidateFeatures<Scalar, Exec>;
-constexpr int n_extra = 2;  // hard indel-allele fraction, "an indel allele was seen" (host, from CIGARs)
+// Host columns (hard-pileup constants): indel-allele fraction, "an indel allele was seen" (from
+// CIGARs), then for SNP and indel the flat-prior genotype posteriors and the clipped LLR.
+constexpr int n_extra = 10;
+
+// Flat-prior posteriors of the three genotypes and the scaled, clipped evidence for a variant
+// max(LL_0/1, LL_1/1) − LL_0/0, from natural-log genotype likelihoods.
+void genotype_likelihood_columns(const std::array<double, 3>& ll, double* out) {
+  const double mx = std::max({ll[0], ll[1], ll[2]});
+  double sum = 0;
+  for (int g = 0; g < 3; ++g) sum += std::exp(ll[g] - mx);
+  for (int g = 0; g < 3; ++g) out[g] = std::exp(ll[g] - mx) / sum;
+  out[3] = std::min(3.0, std::max(-3.0, (std::max(ll[1], ll[2]) - ll[0]) / 20.0));
+}
 
 CandidateFeaturesConfig features_config(int window) {
   CandidateFeaturesConfig c;
@@ -410,6 +462,11 @@ CandidateSet make_set(const CandidateRegion& R, const std::vector<std::size_t>& 
     hl(b) = c.label;
     he(b, 0) = double(c.indel_count) / (c.depth + 1.0);
     he(b, 1) = c.indel_alt.empty() ? 0.0 : 1.0;
+    double gl[4];
+    genotype_likelihood_columns(c.snp_gl, gl);
+    for (int k = 0; k < 4; ++k) he(b, 2 + k) = gl[k];
+    genotype_likelihood_columns(c.indel_gl, gl);
+    for (int k = 0; k < 4; ++k) he(b, 6 + k) = gl[k];
   }
   Kokkos::deep_copy(s.centre, hc);
   Kokkos::deep_copy(s.extra, he);
@@ -694,6 +751,18 @@ std::vector<double> caller_posteriors(const CallerModel& model, const CandidateR
 
 std::vector<io::VcfCall> predict_calls(const CallerModel& model, const CandidateRegion& region) {
   return calls_from_posteriors(region, caller_posteriors(model, region));
+}
+
+std::vector<io::VcfCall> predict_calls(const std::vector<CallerModel>& models,
+                                       const CandidateRegion& region) {
+  if (models.empty()) throw Error(ExitCode::usage, "predict_calls: no model");
+  std::vector<double> mean = caller_posteriors(models[0], region);
+  for (std::size_t m = 1; m < models.size(); ++m) {
+    const auto p = caller_posteriors(models[m], region);
+    for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += p[i];
+  }
+  for (double& x : mean) x /= static_cast<double>(models.size());
+  return calls_from_posteriors(region, mean);
 }
 
 std::vector<CallerEpoch> train_variant_caller(CallerModel& model,

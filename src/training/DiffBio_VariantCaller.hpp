@@ -34,8 +34,13 @@
 /// fractions, reference-base fraction, strand, mean BQ/MQ and log depth, plus the centre's smooth
 /// top alt fraction, total alt fraction and indel fraction — followed by two host columns that the
 /// pileup tensors cannot carry: the fraction of reads with the candidate indel allele (from the
-/// CIGAR walk) and whether any read shows one. Default window w = 0 (the site only): on the
-/// simulated data wider windows over-fit the few hundred training variants.
+/// CIGAR walk) and whether any read shows one, and the classic genotype-likelihood summary of the
+/// site (Candidate::snp_gl / indel_gl, what `bcftools call` decides from): for SNP and indel the
+/// flat-prior genotype posteriors (0/0, 0/1, 1/1) and the clipped log-likelihood ratio
+/// max(LL_0/1, LL_1/1) − LL_0/0 (scaled by 1/20, clipped to ±3). These host columns are constants of
+/// the hard pileup, so the gradient path into the pileup is unchanged (they carry no gradient).
+/// Default window w = 0 (the site only): on the simulated data wider windows over-fit the few
+/// hundred training variants.
 ///
 /// ### Calls (predict_calls)
 /// Class posteriors π (softmax of the logits). A site is called when π_ref < 1/2; its type is the
@@ -104,6 +109,12 @@ struct Candidate {
   int indel_count = 0;     ///< reads carrying that allele
   int depth = 0;           ///< hard pileup depth (A,C,G,T,N,DEL)
   int ref_count = 0;       ///< reads showing the reference base
+  /// Natural-log genotype likelihoods log P(reads | 0/0, 0/1, 1/1) of the SNP allele under the
+  /// per-read error model of bcftools/samtools (error = max(base, mapping) error probability of
+  /// each read, an error shows one of the 3 other bases uniformly) and of the indel allele
+  /// (reads with / without the allele, a fixed per-read indel error rate). Hard-pileup constants.
+  std::array<double, 3> snp_gl{{0.0, 0.0, 0.0}};
+  std::array<double, 3> indel_gl{{0.0, 0.0, 0.0}};
   int label = -1;          ///< GenotypeClass from the truth; −1 unknown
 };
 
@@ -210,6 +221,12 @@ std::vector<double> caller_posteriors(const CallerModel& model, const CandidateR
 
 /// VCF calls of \p region (see the file comment).
 std::vector<io::VcfCall> predict_calls(const CallerModel& model, const CandidateRegion& region);
+
+/// Calls of \p region from the mean class posteriors of several models (e.g. the same
+/// architecture trained from different initialisation seeds: an ensemble averages out the
+/// seed-to-seed variance of the decision at low-evidence sites). Throws Error(usage) if empty.
+std::vector<io::VcfCall> predict_calls(const std::vector<CallerModel>& models,
+                                       const CandidateRegion& region);
 
 /// The same calls as VcfVariants (for evaluate_calls).
 std::vector<io::VcfVariant> as_variants(const std::vector<io::VcfCall>& calls);

@@ -16,12 +16,15 @@
 #include <DiffBio_VariantCaller.hpp>
 #include <DiffBio_Vcf.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 namespace {
@@ -165,6 +168,44 @@ TEST(CallCandidates, CoverTruthAndMatchIndelAlleles) {
   EXPECT_EQ(variants, static_cast<int>(io::read_vcf(truth_path, {R.region}).size()));
 }
 
+// The genotype likelihoods (host feature columns): at 30x the most likely genotype of a truth SNP
+// is its truth genotype and a non-variant candidate is most likely 0/0; the indel likelihoods are
+// the binomial closed form of (depth, reads with the allele) with a 1 % per-read error.
+TEST(CallCandidates, GenotypeLikelihoodsAgreeWithTruthAt30x) {
+  const auto truth = io::read_vcf(truth_path);
+  auto R = find_candidates(bam, ref, train_region(), {}, {}, 2);
+  label_candidates(R, truth);
+  auto argmax = [](const std::array<double, 3>& ll) {
+    return static_cast<int>(std::max_element(ll.begin(), ll.end()) - ll.begin());
+  };
+  int snps = 0, snp_right = 0, refs = 0, ref_right = 0, indels = 0;
+  for (const auto& c : R.candidates) {
+    for (double x : c.snp_gl) ASSERT_TRUE(std::isfinite(x));
+    if (c.label == gt_het_snp || c.label == gt_hom_snp) {
+      ++snps;
+      snp_right += argmax(c.snp_gl) == (c.label == gt_het_snp ? 1 : 2);
+    } else if (c.label == gt_ref && c.ref_base != 'N') {
+      ++refs;
+      ref_right += argmax(c.snp_gl) == 0;
+    }
+    if (!c.indel_alt.empty()) {
+      ++indels;
+      const int n = c.depth, k = std::min(c.indel_count, c.depth);
+      const double e = 0.01;
+      EXPECT_NEAR(c.indel_gl[0], k * std::log(e) + (n - k) * std::log(1 - e), 1e-9);
+      EXPECT_NEAR(c.indel_gl[1], n * std::log(0.5), 1e-9);
+      EXPECT_NEAR(c.indel_gl[2], k * std::log(1 - e) + (n - k) * std::log(e), 1e-9);
+    } else {
+      for (double x : c.indel_gl) EXPECT_EQ(x, 0.0);
+    }
+  }
+  ASSERT_GT(snps, 20);
+  ASSERT_GT(refs, 5);
+  EXPECT_GE(snp_right, snps - 1);
+  EXPECT_GE(ref_right, refs * 8 / 10);
+  EXPECT_GT(indels, 8);
+}
+
 TEST(CallEvaluate, CountsTpFpFnAndGenotypes) {
   std::vector<io::VcfVariant> truth{{"c", 10, "A", "G", 1, 0}, {"c", 20, "AT", "A", 2, 0},
                                     {"c", 30, "C", "CTT", 1, 0}, {"c", 99, "A", "T", 1, 0}};
@@ -282,6 +323,27 @@ TEST(CallTraining, ImprovesHeldOutF1AndReachesFloor) {
   const CallerModel back = load_caller_model(h5);
   EXPECT_EQ(back.parameters, m.parameters);
   EXPECT_EQ(predict_calls(back, held).size(), predict_calls(m, held).size());
+  // A seed ensemble calls from the mean posteriors: {m, m} is m; {m, untrained} calls exactly the
+  // sites whose averaged P(ref) is below 1/2 (and that have an allele to report).
+  const auto single = predict_calls(m, held);
+  const auto twice = predict_calls(std::vector<CallerModel>{m, m}, held);
+  ASSERT_EQ(twice.size(), single.size());
+  for (std::size_t i = 0; i < single.size(); ++i) {
+    EXPECT_EQ(twice[i].pos, single[i].pos);
+    EXPECT_EQ(twice[i].alt, single[i].alt);
+    EXPECT_EQ(twice[i].dosage, single[i].dosage);
+  }
+  const CallerModel u = initial_caller_model(mc, 7);
+  const auto pm = caller_posteriors(m, held), pu = caller_posteriors(u, held);
+  std::set<std::int64_t> expect_sites;
+  for (std::size_t b = 0; b < held.candidates.size(); ++b)
+    if (0.5 * (pm[b * n_genotype_classes] + pu[b * n_genotype_classes]) < 0.5)
+      expect_sites.insert(held.candidates[b].pos);
+  const auto mixed = predict_calls(std::vector<CallerModel>{m, u}, held);
+  ASSERT_FALSE(mixed.empty());
+  for (const auto& c : mixed) EXPECT_EQ(expect_sites.count(c.pos), 1u) << c.pos;
+  EXPECT_GE(mixed.size(), expect_sites.size() * 9 / 10);  // only sites without an allele drop out
+  EXPECT_THROW(predict_calls(std::vector<CallerModel>{}, held), Error);
   fs::remove_all(d);
 }
 
