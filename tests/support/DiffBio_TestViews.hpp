@@ -23,8 +23,13 @@ View exec_view(const Exec& exec, const std::vector<T>& host, std::size_t n0, std
     v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0, n1);
   }
   auto h = Kokkos::create_mirror_view(Kokkos::HostSpace(), v);
-  V* p = h.data();  // contiguous (LayoutRight or rank 1)
-  for (std::size_t i = 0; i < host.size(); ++i) p[i] = static_cast<V>(host[i]);
+  for (std::size_t i = 0; i < host.size(); ++i) {  // row-major host data, any View layout
+    if constexpr (View::rank == 1) {
+      h(i) = static_cast<V>(host[i]);
+    } else {
+      h(i / n1, i % n1) = static_cast<V>(host[i]);
+    }
+  }
   Kokkos::deep_copy(exec, v, h);
   exec.fence();
   return v;

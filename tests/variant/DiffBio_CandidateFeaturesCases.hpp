@@ -87,12 +87,12 @@ struct FeaturesCase {
     for (std::size_t i = 0; i < x.size(); ++i) xs[i] = make(i);
     const Exec exec;
     const std::size_t P = static_cast<std::size_t>(d.P);
-    r.in.counts = variant_view<PV>(exec, std::vector<S>(xs.begin(), xs.begin() + 8 * P), P, 8);
-    r.in.strand = variant_view<PV>(exec, std::vector<S>(xs.begin() + 8 * P, xs.begin() + 10 * P), P, 2);
-    r.in.quality = variant_view<PV>(exec, std::vector<S>(xs.begin() + 10 * P, xs.end()), P, 2);
-    r.in.centre = variant_view<Kokkos::View<int*, M>>(exec, d.centre, d.centre.size());
-    r.in.ref_base = variant_view<Kokkos::View<int*, M>>(exec, d.ref, P);
-    if (use_mask) r.in.mask = variant_view<Kokkos::View<std::uint8_t*, M>>(exec, d.mask, d.mask.size());
+    r.in.counts = exec_view<PV>(exec, std::vector<S>(xs.begin(), xs.begin() + 8 * P), P, 8);
+    r.in.strand = exec_view<PV>(exec, std::vector<S>(xs.begin() + 8 * P, xs.begin() + 10 * P), P, 2);
+    r.in.quality = exec_view<PV>(exec, std::vector<S>(xs.begin() + 10 * P, xs.end()), P, 2);
+    r.in.centre = exec_view<Kokkos::View<int*, M>>(exec, d.centre, d.centre.size());
+    r.in.ref_base = exec_view<Kokkos::View<int*, M>>(exec, d.ref, P);
+    if (use_mask) r.in.mask = exec_view<Kokkos::View<std::uint8_t*, M>>(exec, d.mask, d.mask.size());
     r.out = r.op.allocate_outputs(r.in, exec);
     r.ws = r.op.allocate_workspace(r.in);
     r.op.forward(exec, Kokkos::View<S*, M>(), r.in, r.out, r.ws);
@@ -115,10 +115,10 @@ struct FeaturesCase {
     const Exec exec;
     const std::size_t P = static_cast<std::size_t>(d.P);
     using PV = Kokkos::View<double**, M>;
-    auto dy = variant_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, d.B(), nf());
-    PV dc = variant_view<PV>(exec, Vec(8 * P, init), P, 8);
-    PV ds = variant_view<PV>(exec, Vec(2 * P, init), P, 2);
-    PV dq = variant_view<PV>(exec, Vec(2 * P, init), P, 2);
+    auto dy = exec_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, d.B(), nf());
+    PV dc = exec_view<PV>(exec, Vec(8 * P, init), P, 8);
+    PV ds = exec_view<PV>(exec, Vec(2 * P, init), P, 2);
+    PV dq = exec_view<PV>(exec, Vec(2 * P, init), P, 2);
     r.op.adjoint(exec, Kokkos::View<double*, M>(), r.in, r.ws, {dy}, {dc, ds, dq},
                  Kokkos::View<double*, M>());
     Vec g = flatten(dc), a = flatten(ds), b = flatten(dq);

@@ -17,29 +17,6 @@
 namespace diffbio {
 namespace test {
 
-/// Allocated and filled on \p exec (a Serial test never starts an OpenMP region).
-template <class View, class Exec, class T>
-View variant_view(const Exec& exec, const std::vector<T>& host, std::size_t n0, std::size_t n1 = 0) {
-  using V = typename View::non_const_value_type;
-  View v;
-  if constexpr (View::rank == 1) {
-    v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0);
-  } else {
-    v = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "DiffBio::test::view", exec), n0, n1);
-  }
-  auto h = Kokkos::create_mirror_view(Kokkos::HostSpace(), v);
-  for (std::size_t i = 0; i < host.size(); ++i) {
-    if constexpr (View::rank == 1) {
-      h(i) = static_cast<V>(host[i]);
-    } else {
-      h(i / n1, i % n1) = static_cast<V>(host[i]);
-    }
-  }
-  Kokkos::deep_copy(exec, v, h);
-  exec.fence();
-  return v;
-}
-
 struct ClassifierData {
   int B = 6, F = 5;
   std::vector<double> X;
@@ -91,10 +68,10 @@ struct ClassifierCase {
     std::vector<S> xs(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) xs[i] = make(i);
     const Exec exec;
-    r.in.features = variant_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(
+    r.in.features = exec_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(
         exec, std::vector<S>(xs.begin(), xs.begin() + nx()), d.B, d.F);
-    if (use_mask) r.in.mask = variant_view<Kokkos::View<std::uint8_t*, M>>(exec, d.mask, d.B);
-    r.params = variant_view<Kokkos::View<S*, M>>(exec, std::vector<S>(xs.begin() + nx(), xs.end()), np());
+    if (use_mask) r.in.mask = exec_view<Kokkos::View<std::uint8_t*, M>>(exec, d.mask, d.B);
+    r.params = exec_view<Kokkos::View<S*, M>>(exec, std::vector<S>(xs.begin() + nx(), xs.end()), np());
     r.out = r.op.allocate_outputs(r.in, exec);
     r.ws = r.op.allocate_workspace(r.in);
     r.op.forward(exec, r.params, r.in, r.out, r.ws);
@@ -115,7 +92,7 @@ struct ClassifierCase {
     auto r = run_forward<double>(x, [&](std::size_t i) { return x[i]; });
     const Exec exec;
     const int C = cfg.n_classes;
-    auto dy = variant_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, d.B, C);
+    auto dy = exec_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, d.B, C);
     Kokkos::View<double**, Kokkos::LayoutRight, M> dx(Kokkos::view_alloc("DiffBio::test::dx", exec),
                                                      d.B, d.F);
     Kokkos::View<double*, M> dp(Kokkos::view_alloc("DiffBio::test::dp", exec), np());

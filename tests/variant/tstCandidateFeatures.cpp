@@ -136,18 +136,18 @@ TEST(CandidateFeatures, FloatMatchesDouble) {
   using PV = Kokkos::View<float**, M>;
   const std::size_t P = 200;
   typename CandidateFeatures<float, Exec>::Inputs in{
-      variant_view<PV>(exec, Vec(d.x.begin(), d.x.begin() + 8 * P), P, 8),
-      variant_view<PV>(exec, Vec(d.x.begin() + 8 * P, d.x.begin() + 10 * P), P, 2),
-      variant_view<PV>(exec, Vec(d.x.begin() + 10 * P, d.x.end()), P, 2),
-      variant_view<Kokkos::View<int*, M>>(exec, d.centre, d.centre.size()),
-      variant_view<Kokkos::View<int*, M>>(exec, d.ref, P),
-      variant_view<Kokkos::View<std::uint8_t*, M>>(exec, d.mask, d.mask.size())};
+      exec_view<PV>(exec, Vec(d.x.begin(), d.x.begin() + 8 * P), P, 8),
+      exec_view<PV>(exec, Vec(d.x.begin() + 8 * P, d.x.begin() + 10 * P), P, 2),
+      exec_view<PV>(exec, Vec(d.x.begin() + 10 * P, d.x.end()), P, 2),
+      exec_view<Kokkos::View<int*, M>>(exec, d.centre, d.centre.size()),
+      exec_view<Kokkos::View<int*, M>>(exec, d.ref, P),
+      exec_view<Kokkos::View<std::uint8_t*, M>>(exec, d.mask, d.mask.size())};
   auto out = op.allocate_outputs(in);
   auto ws = op.allocate_workspace(in);
   op.forward(exec, Kokkos::View<float*, M>(), in, out, ws);
   PV dc("dc", P, 8), ds("ds", P, 2), dq("dq", P, 2);
   op.adjoint(exec, Kokkos::View<float*, M>(), in, ws,
-             {variant_view<Kokkos::View<float**, Kokkos::LayoutRight, M>>(exec, ybar, d.B(), c.nf())},
+             {exec_view<Kokkos::View<float**, Kokkos::LayoutRight, M>>(exec, ybar, d.B(), c.nf())},
              {dc, ds, dq}, Kokkos::View<double*, M>());
   auto fw = compare(flatten(out.features), yd, 1e-5, 1e-6, "float forward");
   EXPECT_TRUE(fw.passed) << fw.detail;
@@ -198,7 +198,7 @@ TEST(CandidateFeatures, AdjointAccumulatesAndSkipsEmptyGradients) {
   const Exec exec;
   Kokkos::View<double**, M> dq("dq", 25, 2);
   r.op.adjoint(exec, Kokkos::View<double*, M>(), r.in, r.ws,
-               {variant_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, d.B(), c.nf())},
+               {exec_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, d.B(), c.nf())},
                {{}, {}, dq}, Kokkos::View<double*, M>());
   const Vec q = flatten(dq);
   for (std::size_t i = 0; i < q.size(); ++i) EXPECT_EQ(q[i], g0[25 * 10 + i]) << i;

@@ -166,16 +166,16 @@ TEST(VariantClassifier, FloatMatchesDouble) {
     VariantClassifier<float, Exec> op(c.cfg);
     const Exec exec;
     typename VariantClassifier<float, Exec>::Inputs in{
-        variant_view<Kokkos::View<float**, Kokkos::LayoutRight, M>>(exec, data.X, data.B, data.F),
-        variant_view<Kokkos::View<std::uint8_t*, M>>(exec, data.mask, data.B)};
-    auto params = variant_view<Kokkos::View<float*, M>>(exec, Vec(x.begin() + c.nx(), x.end()), c.np());
+        exec_view<Kokkos::View<float**, Kokkos::LayoutRight, M>>(exec, data.X, data.B, data.F),
+        exec_view<Kokkos::View<std::uint8_t*, M>>(exec, data.mask, data.B)};
+    auto params = exec_view<Kokkos::View<float*, M>>(exec, Vec(x.begin() + c.nx(), x.end()), c.np());
     auto out = op.allocate_outputs(in);
     auto ws = op.allocate_workspace(in);
     op.forward(exec, params, in, out, ws);
     Kokkos::View<float**, Kokkos::LayoutRight, M> dx("dx", data.B, data.F);
     Kokkos::View<double*, M> dp("dp", c.np());
     op.adjoint(exec, params, in, ws,
-               {variant_view<Kokkos::View<float**, Kokkos::LayoutRight, M>>(exec, ybar, data.B, 3)},
+               {exec_view<Kokkos::View<float**, Kokkos::LayoutRight, M>>(exec, ybar, data.B, 3)},
                {dx}, dp);
     auto fw = compare(flatten(out.logits), yd, 1e-4, 1e-5, "float forward");
     EXPECT_TRUE(fw.passed) << fw.detail;
@@ -221,10 +221,10 @@ TEST(VariantClassifier, AdjointAccumulatesIntoBothGradients) {
     auto r = c.run_forward<double>(x, [&](std::size_t i) { return x[i]; });
     const Exec exec;
     const Vec ybar = random_vector(30, 4);
-    auto dy = variant_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, 10, 3);
+    auto dy = exec_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, ybar, 10, 3);
     const Vec once = c.adjoint(x, ybar);
-    auto dx = variant_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, Vec(40, 0.5), 10, 4);
-    auto dp = variant_view<Kokkos::View<double*, M>>(exec, Vec(c.np(), -0.25), c.np());
+    auto dx = exec_view<Kokkos::View<double**, Kokkos::LayoutRight, M>>(exec, Vec(40, 0.5), 10, 4);
+    auto dp = exec_view<Kokkos::View<double*, M>>(exec, Vec(c.np(), -0.25), c.np());
     r.op.adjoint(exec, r.params, r.in, r.ws, {dy}, {dx}, dp);
     r.op.adjoint(exec, r.params, r.in, r.ws, {dy}, {dx}, dp);
     Vec twice = flatten(dx), gp = flatten(dp);
@@ -290,8 +290,8 @@ double train_separable(bool blas, int steps, double* final_loss) {
   params.set_block(blk, op.initial_params(3));
   const Exec exec;
   typename VariantClassifier<S, Exec>::Inputs in{
-      variant_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(exec, X, B, F), {}};
-  auto lab = variant_view<Kokkos::View<int*, M>>(exec, labels, B);
+      exec_view<Kokkos::View<S**, Kokkos::LayoutRight, M>>(exec, X, B, F), {}};
+  auto lab = exec_view<Kokkos::View<int*, M>>(exec, labels, B);
   auto out = op.allocate_outputs(in);
   auto ws = op.allocate_workspace(in);
   Kokkos::View<S**, Kokkos::LayoutRight, M> dlogits("dlogits", B, C);
