@@ -31,7 +31,8 @@
 ///
 /// Memory: the forward keeps α and β, [B×T×S] in accum_t each, in the Workspace for the adjoint.
 /// For whole-genome tracks at fine bins (T ~ 10⁶–10⁷ per track) that is ~80 B·S per bin; split the
-/// track (per contig / arm) or checkpoint α every √T bins and recompute (not implemented).
+/// track (per contig / arm). Checkpointing α every √T bins with recompute would bound it; this
+/// version stores both tables in full.
 /// Parallelism is over tracks (one thread each): S² work per bin is too little to share.
 #ifndef DIFFBIO_CNV_SEGMENTATION_HPP
 #define DIFFBIO_CNV_SEGMENTATION_HPP
