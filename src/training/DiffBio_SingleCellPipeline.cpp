@@ -851,6 +851,23 @@ void setup_ambient(ScState& s, AmbientRun& a, const std::vector<double>& P, cons
   a.set.set_block(a.block, a.op->initial_params(init_rho));
 }
 
+/// Replaces each cell's contamination-logit gradient by its batch's (channel's) mean gradient,
+/// all-reduced over ranks: SoupX's one-ρ-per-channel model expressed on the operator's per-cell
+/// logits (every cell of a channel then moves by the same Adam step).
+void tie_to_channel_mean(const ScState& s, const Comm& comm, AmbientRun& a) {
+  auto gd = a.set.grads(a.block);
+  auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gd);
+  std::vector<double> acc(2 * static_cast<std::size_t>(s.B), 0.0);
+  for (std::int64_t i = 0; i < s.N; ++i) {
+    acc[static_cast<std::size_t>(s.batch[i])] += gh(i);
+    acc[static_cast<std::size_t>(s.B + s.batch[i])] += 1;
+  }
+  comm.allreduce_sum(acc.data(), acc.size());
+  for (std::int64_t i = 0; i < s.N; ++i)
+    gh(i) = acc[static_cast<std::size_t>(s.batch[i])] / acc[static_cast<std::size_t>(s.B + s.batch[i])];
+  Kokkos::deep_copy(gd, gh);
+}
+
 /// ρ by Adam on the Poisson NLL: per cell (cells are independent: no all-reduce), or with
 /// \p per_channel one ρ per batch (SoupX's model: the operator's per-cell logits are tied by
 /// replacing each cell's gradient with its batch's mean gradient, all-reduced over ranks; equal
@@ -869,19 +886,7 @@ void fit_rho(ScState& s, const Comm& comm, AmbientRun& a, int steps, double lr, 
     a.op->forward(exec, a.set.values(a.block), a.in, a.out, a.ws);
     a.set.zero_grads(exec);
     a.op->adjoint(exec, a.set.values(a.block), a.in, a.ws, g, {}, a.set.grads(a.block));
-    if (per_channel) {
-      auto gd = a.set.grads(a.block);
-      auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gd);
-      std::vector<double> acc(2 * static_cast<std::size_t>(s.B), 0.0);
-      for (std::int64_t i = 0; i < s.N; ++i) {
-        acc[static_cast<std::size_t>(s.batch[i])] += gh(i);
-        acc[static_cast<std::size_t>(s.B + s.batch[i])] += 1;
-      }
-      comm.allreduce_sum(acc.data(), acc.size());
-      for (std::int64_t i = 0; i < s.N; ++i)
-        gh(i) = acc[static_cast<std::size_t>(s.batch[i])] / acc[static_cast<std::size_t>(s.B + s.batch[i])];
-      Kokkos::deep_copy(gd, gh);
-    }
+    if (per_channel) tie_to_channel_mean(s, comm, a);
     opt.step(exec, a.set);
   }
   a.op->forward(exec, a.set.values(a.block), a.in, a.out, a.ws);
@@ -1647,7 +1652,10 @@ int run_sc_train(const ScOptions& o_in, const Comm& comm) {
     double terms[4] = {0, 0, 0, 0};  // energy, rec, nll, loss
     run_collectively(comm, [&] {
       evaluate(tau, terms, true);
-      if (o.ambient) opt_amb->step(exec, a.set);
+      if (o.ambient) {
+        if (o.ambient_rho == "channel") tie_to_channel_mean(s, comm, a);
+        opt_amb->step(exec, a.set);
+      }
       comm.allreduce_sum(s.pca_set.grads());
       comm.allreduce_sum(s.cl_set.grads());
       opt_pca.step(exec, s.pca_set);
