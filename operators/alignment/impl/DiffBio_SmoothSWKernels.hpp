@@ -25,6 +25,7 @@
 #ifndef DIFFBIO_SMOOTH_SW_KERNELS_HPP
 #define DIFFBIO_SMOOTH_SW_KERNELS_HPP
 
+#include <DiffBio_FastExp.hpp>
 #include <DiffBio_SmoothMath.hpp>
 #include <DiffBio_Types.hpp>
 
@@ -105,54 +106,9 @@ KOKKOS_FORCEINLINE_FUNCTION T log(const T& x) {
   return math::log(x);
 }
 
-KOKKOS_FORCEINLINE_FUNCTION double exp(const double& xin) {
-  const double x = xin < -708.0 ? -708.0 : (xin > 709.0 ? 709.0 : xin);
-  const double shifter = 6755399441055744.0;  // 1.5·2^52: adding it rounds to an integer
-  const double kf = (x * 1.4426950408889634074 + shifter) - shifter;
-  const double r = (x - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  union {
-    std::int64_t i;
-    double d;
-  } u;
-  u.i = (static_cast<std::int64_t>(kf) + 1023) << 52;
-  return xin < -708.0 ? 0.0 : p * u.d;
-}
-
-KOKKOS_FORCEINLINE_FUNCTION float exp(const float& xin) {
-  const float x = xin < -87.0f ? -87.0f : (xin > 88.0f ? 88.0f : xin);
-  const float shifter = 12582912.0f;  // 1.5·2^23
-  const float kf = (x * 1.44269504f + shifter) - shifter;
-  const float r = (x - kf * 0.693145752f) - kf * 1.42860677e-06f;
-  float p = 1.0f / 40320.0f;
-  p = p * r + 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  union {
-    std::int32_t i;
-    float f;
-  } u;
-  u.i = (static_cast<std::int32_t>(kf) + 127) << 23;
-  return xin < -87.0f ? 0.0f : p * u.f;
-}
+// float and double: the shared polynomial exp of src/core/DiffBio_FastExp.hpp.
+KOKKOS_FORCEINLINE_FUNCTION double exp(const double& x) { return fast_exp(x); }
+KOKKOS_FORCEINLINE_FUNCTION float exp(const float& x) { return fast_exp(x); }
 
 /// log x for positive normal x.
 KOKKOS_FORCEINLINE_FUNCTION double log(const double& x) {

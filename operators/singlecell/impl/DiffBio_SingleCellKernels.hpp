@@ -5,6 +5,7 @@
 #ifndef DIFFBIO_SINGLE_CELL_KERNELS_HPP
 #define DIFFBIO_SINGLE_CELL_KERNELS_HPP
 
+#include <DiffBio_FastExp.hpp>
 #include <DiffBio_SmoothMath.hpp>
 #include <DiffBio_Types.hpp>
 
@@ -38,74 +39,13 @@ namespace sc_impl {
 
 // ---------------------------------------------------------------------------- exp without libm
 //
-// libm's exp is an opaque scalar call (≈ 12 cycles here, and g++ does not vectorise it without
-// -ffast-math); the softmax of a row needs K of them per cell. exp_poly: x = n·ln2 + r with
-// |r| ≤ ln2/2 (Cody–Waite), e^r by its Taylor polynomial (degree 13 for double, 7 for float;
-// truncation below 0.1 ulp), times 2^n assembled in the exponent bits. Within 2 ulp of the
-// correctly rounded e^x for x ∈ [−708, 0] (double) / [−87, 0] (float); smaller arguments give 0
-// (the true value is below 2^−1021 / 2^−125: a softmax weight that small is 0 to working
-// precision). Only arguments ≤ 0 are used (weights relative to the row minimum).
-
-struct ExpConstD {
-  static constexpr double lo = -708.0, log2e = 1.4426950408889634074;
-  static constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-  static constexpr double shifter = 6755399441055744.0;  // 1.5·2^52: adding it rounds to integer
-};
-struct ExpConstF {
-  static constexpr float lo = -87.0f, log2e = 1.44269504088896341f;
-  static constexpr float ln2_hi = 0.693145751953125f, ln2_lo = 1.428606765330187045e-06f;
-  static constexpr float shifter = 12582912.0f;  // 1.5·2^23
-};
-
-KOKKOS_INLINE_FUNCTION double exp_poly(double x) {
-  using C = ExpConstD;
-  const double xc = x < C::lo ? C::lo : x;
-  const double t = xc * C::log2e + C::shifter;
-  const double n = t - C::shifter;
-  const double r = (xc - n * C::ln2_hi) - n * C::ln2_lo;
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  std::int64_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  const std::int64_t e = (bits - 0x4338000000000000LL + 1023) * (std::int64_t(1) << 52);
-  double scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  return x < C::lo ? 0.0 : p * scale;
-}
-
-KOKKOS_INLINE_FUNCTION float exp_poly(float x) {
-  using C = ExpConstF;
-  const float xc = x < C::lo ? C::lo : x;
-  const float t = xc * C::log2e + C::shifter;
-  const float n = t - C::shifter;
-  const float r = (xc - n * C::ln2_hi) - n * C::ln2_lo;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  std::int32_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  const std::int32_t e = (bits - 0x4B400000 + 127) * (std::int32_t(1) << 23);
-  float scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  return x < C::lo ? 0.0f : p * scale;
-}
+// The scalar exp is src/core/DiffBio_FastExp.hpp; the SSE2/AVX2 versions below evaluate the same
+// operations in the same order (same bits). Only arguments ≤ 0 are used here (weights relative to
+// the row minimum), so the vector versions need no upper clamp.
+using ExpConstD = FastExpConstD;
+using ExpConstF = FastExpConstF;
+KOKKOS_INLINE_FUNCTION double exp_poly(double x) { return fast_exp(x); }
+KOKKOS_INLINE_FUNCTION float exp_poly(float x) { return fast_exp(x); }
 
 #ifdef DIFFBIO_SC_SSE2
 // V independent vectors per step: the Horner chain is latency-bound (≈ 90 cycles for degree 13),
